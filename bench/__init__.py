@@ -1,0 +1,1 @@
+"""Benchmarks (see bench/README or the README performance section)."""

@@ -1,0 +1,53 @@
+"""The one place httpx clients are built, and where httpx errors become ours.
+
+Every outbound call has a timeout (httpx's default is kept as a floor, never ``None``),
+redirects are not followed (an OAuth endpoint that redirects is misconfigured), and a
+transport failure surfaces as ``UpstreamUnavailable`` chained to the httpx error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from . import __version__
+from .errors import UpstreamUnavailable
+
+__all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "build_async_client", "translate_transport_errors"]
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+USER_AGENT = f"fanvue-embedded/{__version__}"
+
+
+def build_async_client(
+    *,
+    timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+    transport: httpx.AsyncBaseTransport | None = None,
+    max_connections: int = 100,
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` with our defaults. The caller owns and closes it."""
+    return httpx.AsyncClient(
+        timeout=timeout,
+        transport=transport,
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+        trust_env=False,
+    )
+
+
+@asynccontextmanager
+async def translate_transport_errors(what: str) -> AsyncIterator[None]:
+    """Turn httpx transport failures (connect, timeout, dropped response) into ours.
+
+    ``what`` names the call in the message, e.g. ``"token endpoint"``; the URL is not
+    included because some carry secrets in their query.
+    """
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise UpstreamUnavailable(f"{what} timed out") from exc
+    except httpx.TransportError as exc:
+        raise UpstreamUnavailable(f"{what} could not be reached ({type(exc).__name__})") from exc

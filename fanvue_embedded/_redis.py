@@ -1,0 +1,128 @@
+"""The one place redis-py enters: building clients from URLs and translating its errors.
+
+Supported URLs (the password, if any, lives in the URL and is never logged):
+
+- ``redis://[user:password@]host:port[/db]``, ``rediss://...`` (TLS), ``unix:///path?db=0``
+- ``redis+sentinel://[user:password@]host:port[,host:port...]/service_name[/db]``
+  (``rediss+sentinel://`` for TLS to the master); the credentials are the master's.
+- ``redis+cluster://[user:password@]host:port`` (``rediss+cluster://`` for TLS): any seed node.
+
+Every client is built with ``decode_responses=False``: stored values are binary ciphertext.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, TypeAlias
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.sentinel import Sentinel
+
+from .errors import ConfigurationError, StoreUnavailable
+
+__all__ = ["RedisClient", "ensure_bytes_client", "redis_from_url", "translate_redis_errors"]
+
+RedisClient: TypeAlias = Redis | RedisCluster
+
+# Errors that mean "Redis can't be reached or can't serve right now": callers retry later.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.ClusterDownError,
+    redis_errors.TryAgainError,
+    redis_errors.SlotNotCoveredError,
+    redis_errors.ReadOnlyError,  # a failover demoted the node we were writing to
+    OSError,
+)
+# Subclasses of ConnectionError that no retry will fix.
+_MISCONFIGURED: tuple[type[BaseException], ...] = (
+    redis_errors.AuthenticationError,
+    redis_errors.AuthorizationError,
+)
+
+
+@contextlib.asynccontextmanager
+async def translate_redis_errors() -> AsyncIterator[None]:
+    """Turn redis-py transport failures into :class:`StoreUnavailable` (and bad credentials into
+    :class:`ConfigurationError`). The message names the error class only: redis-py messages can
+    carry host names and, for some errors, the URL."""
+    try:
+        yield
+    except _MISCONFIGURED as exc:
+        raise ConfigurationError(
+            f"Redis refused the credentials ({type(exc).__name__}); check REDIS_URL.",
+            variable="REDIS_URL",
+        ) from exc
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailable(f"Redis is unavailable ({type(exc).__name__})") from exc
+
+
+def redis_from_url(url: str, **kwargs: Any) -> RedisClient:
+    """Build an asyncio client for ``url`` (see the module docstring for the schemes)."""
+    kwargs["decode_responses"] = False
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("redis", "rediss", "unix"):
+        return Redis.from_url(url, **kwargs)
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        plain = "rediss" if scheme.startswith("rediss") else "redis"
+        return RedisCluster.from_url(urlunsplit((plain, *parts[1:])), **kwargs)
+    if scheme in ("redis+sentinel", "rediss+sentinel"):
+        return _sentinel_master(parts.netloc, parts.path, tls=scheme.startswith("rediss"), **kwargs)
+    raise ConfigurationError(
+        f"REDIS_URL has an unsupported scheme {parts.scheme!r}; use redis://, rediss://, unix://, "
+        "redis+sentinel:// or redis+cluster://.",
+        variable="REDIS_URL",
+    )
+
+
+def _sentinel_master(netloc: str, path: str, *, tls: bool, **kwargs: Any) -> Redis:
+    userinfo, _, hosts = netloc.rpartition("@")
+    if userinfo:
+        user, has_password, password = userinfo.partition(":")
+        if has_password:
+            kwargs["username"] = unquote(user) or None
+            kwargs["password"] = unquote(password)
+        else:
+            kwargs["password"] = unquote(user)
+    sentinels: list[tuple[str, int]] = []
+    for item in hosts.split(","):
+        host, _, port = item.strip().rpartition(":")
+        try:
+            sentinels.append((host.strip("[]") or "localhost", int(port)))
+        except ValueError as exc:
+            raise ConfigurationError(
+                "REDIS_URL sentinel hosts must look like host:port[,host:port].",
+                variable="REDIS_URL",
+            ) from exc
+    segments = [segment for segment in path.split("/") if segment]
+    if not sentinels or not 1 <= len(segments) <= 2:
+        raise ConfigurationError(
+            "REDIS_URL must look like redis+sentinel://host:port[,host:port]/service_name[/db].",
+            variable="REDIS_URL",
+        )
+    if len(segments) == 2:
+        if not segments[1].isdigit():
+            raise ConfigurationError(
+                "REDIS_URL sentinel db must be a number.", variable="REDIS_URL"
+            )
+        kwargs["db"] = int(segments[1])
+    if tls:
+        kwargs["ssl"] = True
+    # Sentinels get only the socket options: their auth differs from the master's.
+    sentinel = Sentinel(sentinels, **kwargs)  # type: ignore[no-untyped-call]
+    master: Redis = sentinel.master_for(segments[0], redis_class=Redis)
+    return master
+
+
+def ensure_bytes_client(client: RedisClient) -> None:
+    """Refuse a client built with ``decode_responses=True``: ciphertext is binary."""
+    connection_kwargs = client.get_connection_kwargs()
+    if connection_kwargs.get("decode_responses"):
+        raise ConfigurationError(
+            "the Redis client must be created with decode_responses=False (values are binary)."
+        )

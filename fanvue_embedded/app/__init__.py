@@ -1,0 +1,136 @@
+"""The Starlette service: ``create_app(settings, ...)``.
+
+Run it as is (``fanvue-embedded serve``/``dev``) or mount it into your own Starlette/FastAPI
+app. Mounted apps do not get lifespan events, so call ``await app.state.fanvue.aclose()`` on
+your shutdown (the standalone app does it itself).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..config import Settings
+from ..ephemeral import EphemeralStore
+from ..exchange import OnTokens
+from ..logs import configure_logging
+from ..models import Clock, system_clock
+from ..store import TokenStore
+from ..tokens import OnReauthorizationRequired
+from .auth import CreatorContext, authenticated
+from .middleware import RequestIdMiddleware
+from .oauth_routes import oauth_callback, oauth_login
+from .page import embed_page, frontend_directory
+from .responses import error_response
+from .routes import healthz, logout, me, metrics, readyz, session_exchange
+from .services import Services, build_services
+
+__all__ = [
+    "CreatorContext",
+    "Services",
+    "app_from_env",
+    "authenticated",
+    "create_app",
+    "secret_values",
+]
+
+_REASONS = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    response = error_response(exc.status_code, _REASONS.get(exc.status_code, "http_error"))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Starlette logs the traceback; the client learns nothing about it.
+    return error_response(500, "internal_error")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    routes: Sequence[BaseRoute] = (),
+    store: TokenStore | None = None,
+    ephemeral: EphemeralStore | None = None,
+    on_tokens: OnTokens | None = None,
+    on_reauthorization_required: OnReauthorizationRequired | None = None,
+    http: httpx.AsyncClient | None = None,
+    clock: Clock = system_clock,
+) -> Starlette:
+    """Build the service. ``routes`` are yours (wrap handlers with ``authenticated``)."""
+    services = build_services(
+        settings,
+        store=store,
+        ephemeral=ephemeral,
+        on_tokens=on_tokens,
+        on_reauthorization_required=on_reauthorization_required,
+        http=http,
+        clock=clock,
+    )
+    embed = settings.embed_path.rstrip("/") or "/"
+    static_path = settings.embed_path.rstrip("/") + "/static"
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await services.aclose()
+
+    app = Starlette(
+        routes=[
+            Route(embed, embed_page, methods=["GET"]),
+            Mount(static_path, StaticFiles(directory=frontend_directory()), name="static"),
+            Route("/api/fanvue/session", session_exchange, methods=["POST"]),
+            Route("/api/fanvue/logout", logout, methods=["POST"]),
+            Route("/api/me", me, methods=["GET"]),
+            Route("/oauth/login", oauth_login, methods=["GET"]),
+            Route("/oauth/callback", oauth_callback, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            *routes,
+        ],
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={HTTPException: _http_error, 500: _server_error},
+        lifespan=lifespan,
+    )
+    app.state.fanvue = services
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The uvicorn factory ``serve`` runs: settings from the process environment."""
+    settings = Settings.from_env()
+    configure_logging(
+        os.environ.get("LOG_LEVEL", "INFO").upper(),
+        json_format=os.environ.get("LOG_FORMAT", "json") == "json",
+        secrets=secret_values(settings),
+    )
+    return create_app(settings)
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every configured secret value, for the log redaction filter."""
+    values = [settings.client_secret.get_secret_value(), settings.session_secret.get_secret_value()]
+    values += [secret.get_secret_value() for secret in settings.webhook_secrets]
+    if settings.redis_url is not None:
+        password = urlsplit(settings.redis_url.get_secret_value()).password
+        if password:
+            values.append(password)
+    return values

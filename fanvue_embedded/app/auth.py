@@ -1,0 +1,148 @@
+"""App-session checks for routes: the ``authenticated`` decorator and cookie helpers.
+
+A route wrapped with ``authenticated`` receives a ``CreatorContext`` — the creator's uuid, a
+Fanvue API client acting for them and the token manager — or the request is answered with
+401 before the handler runs. A renewed session rides back in ``X-Updated-Session`` (and in
+the cookie, in cookie mode).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..client import FanvueClient
+from ..errors import (
+    AppSessionError,
+    ReauthorizationRequired,
+    StoreUnavailable,
+    TransientError,
+)
+from ..sessions import AppSession, IssuedSession
+from ..tokens import TokenManager
+from .responses import error_response
+from .services import services_of
+
+__all__ = [
+    "UPDATED_SESSION_HEADER",
+    "CreatorContext",
+    "authenticated",
+    "clear_session_cookie",
+    "set_session_cookie",
+]
+
+logger = logging.getLogger("fanvue_embedded.app")
+
+UPDATED_SESSION_HEADER = "X-Updated-Session"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class CreatorContext:
+    """What an authenticated handler gets: who is asking, and how to call Fanvue for them."""
+
+    creator: str
+    session: AppSession
+    api: FanvueClient
+    tokens: TokenManager
+
+
+Handler = Callable[[Request, CreatorContext], Awaitable[Response]]
+
+
+def set_session_cookie(response: Response, name: str, issued: IssuedSession, now: float) -> None:
+    # http.cookies on Python 3.11 cannot emit "Partitioned", so the header is written here.
+    max_age = max(0, int(issued.expires_at - now))
+    response.headers.append(
+        "Set-Cookie",
+        f"{name}={issued.token}; Path=/; Max-Age={max_age}; Secure; HttpOnly; "
+        "SameSite=None; Partitioned",
+    )
+
+
+def clear_session_cookie(response: Response, name: str) -> None:
+    response.headers.append(
+        "Set-Cookie",
+        f"{name}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=None; Partitioned",
+    )
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+async def verify_request_session(request: Request) -> AppSession:
+    """The request's app session (bearer first, then the cookie), or ``AppSessionError``."""
+    services = services_of(request)
+    cookie_name = services.settings.session_cookie_name
+    token = _bearer(request)
+    from_cookie = False
+    if token is None and cookie_name:
+        token = request.cookies.get(cookie_name)
+        from_cookie = token is not None
+    if not token:
+        raise AppSessionError("no app session presented")
+    session = await services.sessions.verify(token)
+    # A cookie rides along on cross-site requests by itself, so unsafe methods must prove
+    # they come from our page: the CSRF token is only known to the page's JavaScript.
+    if (
+        from_cookie
+        and request.method not in _SAFE_METHODS
+        and not services.sessions.check_csrf(session.session_id, request.headers.get(CSRF_HEADER))
+    ):
+        raise AppSessionError("missing or wrong CSRF token")
+    return session
+
+
+def attach_renewal(request: Request, response: Response, session: AppSession) -> None:
+    if session.renewed is None:
+        return
+    services = services_of(request)
+    response.headers[UPDATED_SESSION_HEADER] = session.renewed.token
+    cookie_name = services.settings.session_cookie_name
+    if cookie_name and request.cookies.get(cookie_name):
+        set_session_cookie(response, cookie_name, session.renewed, services.clock())
+
+
+def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap ``async def handler(request, ctx: CreatorContext) -> Response`` as an endpoint."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        services = services_of(request)
+        try:
+            session = await verify_request_session(request)
+        except AppSessionError as exc:
+            logger.info("app session rejected: %s", exc)
+            return error_response(401, "invalid_session")
+        except StoreUnavailable:
+            logger.exception("session store unavailable")
+            return error_response(503, "service_unavailable")
+        context = CreatorContext(
+            creator=session.creator,
+            session=session,
+            api=services.tokens.client(session.creator),
+            tokens=services.tokens,
+        )
+        try:
+            response = await handler(request, context)
+        except ReauthorizationRequired as exc:
+            logger.warning("creator needs re-authorization: %s", exc.reason)
+            return error_response(401, "reauthorization_required")
+        except TransientError as exc:
+            logger.warning("upstream or store trouble in %s: %s", request.url.path, exc.code)
+            return error_response(502, "upstream_unavailable")
+        attach_renewal(request, response, session)
+        return response
+
+    return endpoint

@@ -1,0 +1,80 @@
+"""The standard (off-platform) OAuth flow: ``/oauth/login`` and ``/oauth/callback``.
+
+The PKCE verifier never leaves the server: it is kept in the ephemeral store under the
+state for ten minutes and taken (read + deleted) once. A cookie binds the state to the
+browser that started the login, so a callback link from someone else is refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ..errors import FanvueError, ReauthorizationRequired
+from ..pkce import code_challenge_s256, generate_code_verifier, generate_state
+from .responses import error_response, json_response
+from .services import services_of
+
+__all__ = ["LOGIN_TTL", "STATE_COOKIE", "oauth_callback", "oauth_login"]
+
+logger = logging.getLogger("fanvue_embedded.app")
+
+LOGIN_TTL = 600.0
+STATE_COOKIE = "fve_oauth_state"
+_KEY_PREFIX = "oauth-login:"
+_MAX_PARAM = 2048
+
+
+async def oauth_login(request: Request) -> Response:
+    services = services_of(request)
+    verifier = generate_code_verifier()
+    state = generate_state()
+    await services.ephemeral.put(_KEY_PREFIX + state, verifier.encode(), LOGIN_TTL)
+    url = services.oauth.authorization_url(
+        state=state, code_challenge=code_challenge_s256(verifier)
+    )
+    response = RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    response.set_cookie(
+        STATE_COOKIE,
+        state,
+        max_age=int(LOGIN_TTL),
+        path="/oauth",
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="lax",
+    )
+    return response
+
+
+async def oauth_callback(request: Request) -> Response:
+    services = services_of(request)
+    params = request.query_params
+    state = params.get("state", "")
+    code = params.get("code", "")
+    if len(state) > _MAX_PARAM or len(code) > _MAX_PARAM:
+        return error_response(400, "invalid_request", "parameter too long")
+    # Always spend the stored state, even on an error answer: one callback per login.
+    verifier_raw = await services.ephemeral.take(_KEY_PREFIX + state) if state else None
+    error = params.get("error")
+    if error:
+        reason = "access_denied" if error == "access_denied" else "authorization_failed"
+        logger.info("standard flow ended with error=%s", error[:64])
+        return error_response(400, reason)
+    if not code or not state:
+        return error_response(400, "invalid_request", "code and state are required")
+    cookie_state = request.cookies.get(STATE_COOKIE, "")
+    if verifier_raw is None or not hmac.compare_digest(cookie_state.encode(), state.encode()):
+        return error_response(400, "invalid_state", "start again from /oauth/login")
+    try:
+        result = await services.exchange.complete(code, verifier_raw.decode())
+    except ReauthorizationRequired:
+        return error_response(400, "invalid_grant", "start again from /oauth/login")
+    except FanvueError as exc:
+        logger.warning("standard flow exchange failed: %s", exc.code)
+        return error_response(502, "upstream_unavailable")
+    response = json_response({"status": "connected", "creator": result.user.public_profile()})
+    response.delete_cookie(STATE_COOKIE, path="/oauth")
+    return response

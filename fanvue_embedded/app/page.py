@@ -1,0 +1,56 @@
+"""The embed page: ``frontend/index.html`` filled in, served with the headers of DESIGN §5."""
+
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from .security import content_security_policy, origin_of, page_headers
+from .services import services_of
+
+__all__ = ["THEMES", "embed_page", "frontend_directory", "theme_from_query"]
+
+THEMES = ("light", "dark")
+DEFAULT_THEME = "light"
+
+
+def frontend_directory() -> Path:
+    """Where the page's files are: inside the wheel, or ``frontend/`` in a checkout."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "_frontend", package.parent / "frontend"):
+        if (candidate / "index.html").is_file():
+            return candidate
+    raise FileNotFoundError("frontend/index.html is missing from this installation")
+
+
+@lru_cache(maxsize=1)
+def _template() -> str:
+    return (frontend_directory() / "index.html").read_text(encoding="utf-8")
+
+
+def theme_from_query(value: str | None) -> str:
+    return value if value in THEMES else DEFAULT_THEME
+
+
+async def embed_page(request: Request) -> Response:
+    services = services_of(request)
+    settings = services.settings
+    theme = theme_from_query(request.query_params.get("theme"))
+    static_prefix = settings.embed_path.rstrip("/") + "/static"
+    root = request.scope.get("root_path", "")
+    body = (
+        _template()
+        .replace("__THEME__", theme)
+        .replace("__STATIC__", html.escape(root + static_prefix, quote=True))
+        .replace("__API_BASE__", html.escape(root, quote=True))
+        .replace("__SESSION_MODE__", "cookie" if settings.session_cookie_name else "bearer")
+    )
+    csp = content_security_policy(
+        settings.platform_origin,
+        image_origins=(origin_of(settings.api_base_url), settings.platform_origin, "https:"),
+    )
+    return HTMLResponse(body, headers=page_headers(csp))

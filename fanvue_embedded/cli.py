@@ -1,0 +1,281 @@
+"""``fanvue-embedded``: the command line.
+
+emulator   run the local Fanvue emulator
+dev        the emulator and the app together on embedded defaults; prints the URL to open
+serve      the app for real (uvicorn), configured from the environment
+worker     the keepalive worker: refreshes stored chains before they go stale
+keys       generate an encryption key for TOKEN_ENCRYPTION_KEYS; rotate (re-encrypt all)
+tokens     list / revoke stored token sets (never prints a token)
+check      the doctor: configuration, Redis persistence, Fanvue endpoints, scopes
+
+Environment is read here and in ``app``'s entry points only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from . import __version__
+from ._devdefaults import (
+    DEV_CLIENT_ID,
+    DEV_CLIENT_SECRET,
+    DEV_ENCRYPTION_KEY,
+    DEV_SCOPES,
+    DEV_SESSION_SECRET,
+)
+from .errors import ConfigurationError
+from .logs import configure_logging
+
+if TYPE_CHECKING:
+    from .app.services import Services
+
+__all__ = ["build_parser", "dev_environment", "main"]
+
+logger = logging.getLogger("fanvue_embedded.cli")
+
+
+def dev_environment(
+    *,
+    app_url: str,
+    platform_url: str,
+    environ: Mapping[str, str],
+) -> dict[str, str]:
+    """The variables ``dev`` runs the app with: the emulator's registered dev app.
+
+    ``REDIS_URL`` (and keys) from the real environment are kept, so ``dev`` can run on Redis.
+    """
+    env = {
+        "FANVUE_EMBEDDED_MODE": "development",
+        "OAUTH_CLIENT_ID": DEV_CLIENT_ID,
+        "OAUTH_CLIENT_SECRET": DEV_CLIENT_SECRET,
+        "OAUTH_REDIRECT_URI": f"{app_url}/oauth/callback",
+        "OAUTH_SCOPES": " ".join(DEV_SCOPES),
+        "SESSION_SECRET": DEV_SESSION_SECRET,
+        "FANVUE_PLATFORM_URL": platform_url,
+        "OAUTH_ISSUER_BASE_URL": platform_url,
+        "API_BASE_URL": platform_url,
+        "PUBLIC_URL": app_url,
+    }
+    for name in ("REDIS_URL", "TOKEN_ENCRYPTION_KEYS", "SESSION_COOKIE_NAME"):
+        if environ.get(name):
+            env[name] = environ[name]
+    if "REDIS_URL" in env and "TOKEN_ENCRYPTION_KEYS" not in env:
+        # A fixed, public key so tokens survive a dev restart; refused in production.
+        env["TOKEN_ENCRYPTION_KEYS"] = DEV_ENCRYPTION_KEY
+    return env
+
+
+async def _run_dev(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from .app import create_app
+    from .config import Settings
+    from .emulator import EmulatorConfig, create_emulator_app
+
+    app_url = f"http://127.0.0.1:{args.port}"
+    # Platform and app on different sites, as inside Fanvue: localhost vs 127.0.0.1.
+    platform_url = f"http://localhost:{args.emulator_port}"
+    env = dev_environment(app_url=app_url, platform_url=platform_url, environ=os.environ)
+    settings = Settings.from_env(env)
+    emulator_config = EmulatorConfig(
+        redirect_uris=(env["OAUTH_REDIRECT_URI"],),
+        app_url=f"{app_url}{settings.embed_path}",
+        issuer=platform_url,
+        webhook_url=f"{app_url}/webhooks/fanvue",
+    )
+    emulator = create_emulator_app(emulator_config)
+    app = create_app(settings)
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                emulator,
+                host="127.0.0.1",
+                port=args.emulator_port,
+                log_level="warning",
+                log_config=None,
+            )
+        ),
+        uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="info", log_config=None)
+        ),
+    ]
+    store = "Redis" if settings.redis_url else "in-memory (set REDIS_URL to use Redis)"
+    print(
+        f"fanvue-embedded dev {__version__}\n"
+        f"  emulator (Fanvue): {platform_url}   app: {app_url}{settings.embed_path}\n"
+        f"  registered app: client id {DEV_CLIENT_ID}, secret {DEV_CLIENT_SECRET!r} (dev only)\n"
+        f"  token store: {store}\n\n"
+        f"  Open {platform_url}/ in your browser.\n",
+        flush=True,
+    )
+    await asyncio.gather(*(server.serve() for server in servers))
+
+
+def _run_emulator(args: argparse.Namespace) -> None:
+    from .emulator.runner import config_from_args, run_emulator
+
+    run_emulator(config_from_args(args), host=args.host, port=args.port)
+
+
+def _run_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from .app import app_from_env
+
+    app_from_env()  # validate configuration before forking workers; fails with a clear message
+    uvicorn.run(
+        "fanvue_embedded.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=args.proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+        log_level=args.log_level,
+        log_config=None,  # our redacting handler (installed by app_from_env) does the logging
+        server_header=False,
+    )
+
+
+def _run_keys(args: argparse.Namespace) -> int:
+    from .crypto import generate_key
+
+    if args.keys_command == "generate":
+        print(generate_key(args.key_id))
+        return 0
+    return asyncio.run(_keys_rotate())
+
+
+async def _with_services(work: Callable[[Services], Awaitable[int]]) -> int:
+    from .app.services import build_services
+    from .config import Settings
+
+    services = build_services(Settings.from_env())
+    try:
+        return await work(services)
+    finally:
+        await services.aclose()
+
+
+async def _keys_rotate() -> int:
+    from .ops import reencrypt_all
+
+    async def work(services: Services) -> int:
+        def progress(seen: int, rewritten: int) -> None:
+            print(f"  {seen} creators checked, {rewritten} re-encrypted", flush=True)
+
+        seen, rewritten = await reencrypt_all(services.store, progress=progress)
+        print(f"done: {rewritten} of {seen} token sets now under the newest key")
+        return 0
+
+    return await _with_services(work)
+
+
+async def _run_tokens(args: argparse.Namespace) -> int:
+    from .ops import list_tokens
+
+    async def work(services: Services) -> int:
+        if args.tokens_command == "list":
+            for row in await list_tokens(services.store):
+                print(json.dumps(row))
+            return 0
+        removed = await services.store.delete(args.creator)
+        print(f"{args.creator}: {'revoked' if removed else 'nothing stored'}")
+        return 0 if removed else 1
+
+    return await _with_services(work)
+
+
+async def _run_check() -> int:
+    from .config import Settings
+    from .ops import run_checks
+
+    try:
+        settings = Settings.from_env()
+    except ConfigurationError as exc:
+        print(f"FAIL configuration: {exc}")
+        return 1
+    checks = await run_checks(settings)
+    for check in checks:
+        print(check.line())
+    failed = [check for check in checks if check.verdict == "fail"]
+    print("verdict:", "FAIL" if failed else "OK")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fanvue-embedded", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    from .emulator.runner import build_arg_parser as emulator_arguments
+
+    emulator_arguments(commands.add_parser("emulator", help="run the local Fanvue emulator"))
+
+    dev = commands.add_parser("dev", help="run the emulator and the app together")
+    dev.add_argument("--port", type=int, default=8000, help="app port on 127.0.0.1")
+    dev.add_argument("--emulator-port", type=int, default=9000, help="emulator port (localhost)")
+
+    serve = commands.add_parser("serve", help="serve the app (configuration from the environment)")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server binds all interfaces
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-* headers")
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    serve.add_argument("--ssl-certfile")
+    serve.add_argument("--ssl-keyfile")
+    serve.add_argument("--log-level", default="info")
+
+    keys = commands.add_parser("keys", help="encryption keys for TOKEN_ENCRYPTION_KEYS")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="action")
+    generate = key_commands.add_parser("generate", help="print a new '<id>:<key>' entry")
+    generate.add_argument("--key-id", default="k1")
+    key_commands.add_parser(
+        "rotate", help="re-encrypt every stored token set under the newest key (resumable)"
+    )
+
+    tokens = commands.add_parser("tokens", help="stored token sets (never prints a token)")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True, metavar="action")
+    token_commands.add_parser("list", help="one JSON line per stored creator")
+    revoke = token_commands.add_parser("revoke", help="delete a creator's stored tokens")
+    revoke.add_argument("creator", help="the creator's uuid")
+
+    commands.add_parser("check", help="doctor: configuration, Redis, Fanvue endpoints, scopes")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(logging.INFO, json_format=args.command == "serve")
+    try:
+        if args.command == "emulator":
+            _run_emulator(args)
+        elif args.command == "dev":
+            asyncio.run(_run_dev(args))
+        elif args.command == "serve":
+            _run_serve(args)
+        elif args.command == "keys":
+            return _run_keys(args)
+        elif args.command == "tokens":
+            return asyncio.run(_run_tokens(args))
+        elif args.command == "check":
+            return asyncio.run(_run_check())
+    except ConfigurationError as exc:
+        print(f"fanvue-embedded: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,402 @@
+"""Settings: the port of the JS SDK's ``createConfig()``.
+
+``Settings.from_env(environ)`` reads the variables of DESIGN §5 from a mapping. It is
+called only at entry points (the app factory's caller, the CLI); every other module takes
+explicit arguments. Validation happens when a ``Settings`` is built, so a bad value fails at
+start-up with a message naming the variable, never later in a request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Literal
+from urllib.parse import urlsplit
+
+from ._devdefaults import DEV_ENCRYPTION_KEY, DEV_SECRETS
+from .errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "ENVIRONMENTS",
+    "KNOWN_SCOPES",
+    "REQUIRED_SCOPES",
+    "Secret",
+    "Settings",
+]
+
+DEFAULT_API_VERSION = "2025-06-26"
+
+ENVIRONMENTS: Mapping[str, Mapping[str, str]] = {
+    "production": {
+        "platform_url": "https://www.fanvue.com",
+        "issuer_base_url": "https://auth.fanvue.com",
+        "api_base_url": "https://api.fanvue.com",
+    },
+    "dev": {
+        "platform_url": "https://dev.fanvue.com",
+        "issuer_base_url": "https://auth.dev.fanvue.com",
+        "api_base_url": "https://api.dev.fanvue.com",
+    },
+}
+
+KNOWN_SCOPES = frozenset(
+    {
+        "read:self",
+        "read:chat",
+        "write:chat",
+        "read:fan",
+        "read:creator",
+        "write:creator",
+        "read:media",
+        "write:media",
+        "read:post",
+        "write:post",
+        "read:insights",
+        "read:tracking_links",
+        "write:tracking_links",
+        "read:agency",
+        "write:agency",
+    }
+)
+REQUIRED_SCOPES = ("openid", "offline_access", "offline")
+"""Always requested: ``offline_access``/``offline`` yield the refresh token, ``openid`` the id token."""
+
+_MIN_LENGTH = {"OAUTH_CLIENT_SECRET": 16, "SESSION_SECRET": 32, "FANVUE_WEBHOOK_SECRET": 16}
+_PLACEHOLDER_WORDS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "replace",
+    "placeholder",
+    "your-",
+    "your_",
+)
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_AES_KEY_BYTES = 32
+
+
+class Secret:
+    """A string that never shows itself in ``repr()``/``str()`` or logs.
+
+    Use ``get_secret_value()`` at the one place the real value is needed.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptionKey:
+    """One AES-256 key of the token keyring. ``key`` is masked in ``repr()``."""
+
+    key_id: str
+    key: bytes = field(repr=False)
+
+
+def _looks_like_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered.startswith("<") and lowered.endswith(">"):
+        return True
+    if any(word in lowered for word in _PLACEHOLDER_WORDS):
+        return True
+    # "xxxxxxxx", "00000000": one character repeated is never a real secret.
+    return len(set(lowered)) <= 2
+
+
+def _check_secret(variable: str, value: str, *, production: bool) -> None:
+    if not value:
+        raise ConfigurationError(
+            f"{variable} is empty; set it to the real value.", variable=variable
+        )
+    if _looks_like_placeholder(value):
+        raise ConfigurationError(
+            f"{variable} looks like a placeholder; set it to the real value.", variable=variable
+        )
+    minimum = _MIN_LENGTH.get(variable, 8)
+    if len(value) < minimum:
+        raise ConfigurationError(
+            f"{variable} is too short ({len(value)} characters); use at least {minimum}.",
+            variable=variable,
+        )
+    if production and value in DEV_SECRETS:
+        raise ConfigurationError(
+            f"{variable} is the public development value; it is refused in production mode.",
+            variable=variable,
+        )
+
+
+def _check_url(variable: str, value: str, *, allow_http: bool) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ConfigurationError(
+            f"{variable} must be an absolute URL, got {value!r}.", variable=variable
+        )
+    if parts.scheme == "http" and not allow_http:
+        raise ConfigurationError(
+            f"{variable} must use https outside development mode, got {value!r}.", variable=variable
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"{variable} must not carry a query or fragment.", variable=variable
+        )
+    return value.rstrip("/") if variable != "OAUTH_REDIRECT_URI" else value
+
+
+def parse_encryption_keys(
+    value: str, *, variable: str = "TOKEN_ENCRYPTION_KEYS"
+) -> tuple[EncryptionKey, ...]:
+    """Parse ``"kid1:<base64url 32 bytes>,kid2:<...>"`` (oldest first, newest last: the last encrypts, every key decrypts)."""
+    keys: list[EncryptionKey] = []
+    for position, item in enumerate(part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        key_id, sep, encoded = item.partition(":")
+        if not sep or not _KEY_ID.match(key_id):
+            raise ConfigurationError(
+                f"{variable} entry {position + 1} must look like '<key id>:<base64 key>' with a key id "
+                "of letters, digits, '-' or '_'.",
+                variable=variable,
+            )
+        if _looks_like_placeholder(encoded):
+            raise ConfigurationError(
+                f"{variable} key {key_id!r} looks like a placeholder; generate one with "
+                "'fanvue-embedded keys generate'.",
+                variable=variable,
+            )
+        try:
+            raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        except (binascii.Error, ValueError) as exc:
+            raise ConfigurationError(
+                f"{variable} key {key_id!r} is not valid base64.", variable=variable
+            ) from exc
+        if len(raw) != _AES_KEY_BYTES:
+            raise ConfigurationError(
+                f"{variable} key {key_id!r} must decode to {_AES_KEY_BYTES} bytes, got {len(raw)}.",
+                variable=variable,
+            )
+        if any(existing.key_id == key_id for existing in keys):
+            raise ConfigurationError(
+                f"{variable} names key id {key_id!r} twice.", variable=variable
+            )
+        keys.append(EncryptionKey(key_id, raw))
+    return tuple(keys)
+
+
+def _split_list(value: str) -> tuple[str, ...]:
+    return tuple(item for item in re.split(r"[\s,]+", value.strip()) if item)
+
+
+def _parse_float(variable: str, value: str, *, minimum: float) -> float:
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"{variable} must be a number, got {value!r}.", variable=variable
+        ) from exc
+    if number < minimum:
+        raise ConfigurationError(
+            f"{variable} must be at least {minimum}, got {value!r}.", variable=variable
+        )
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service and the library need, validated.
+
+    Build it with ``Settings.from_env(os.environ)`` at an entry point, or directly with
+    keyword arguments in a library. ``repr()`` never shows a secret.
+    """
+
+    client_id: str
+    client_secret: Secret
+    redirect_uri: str
+    session_secret: Secret
+    scopes: tuple[str, ...] = ("read:self",)
+    fanvue_env: Literal["production", "dev"] = "production"
+    platform_url: str = ""
+    issuer_base_url: str = ""
+    api_base_url: str = ""
+    api_version: str = DEFAULT_API_VERSION
+    mode: Literal["production", "development"] = "production"
+    redis_url: Secret | None = None
+    token_encryption_keys: tuple[EncryptionKey, ...] = field(default=(), repr=False)
+    webhook_secrets: tuple[Secret, ...] = ()
+    session_cookie_name: str | None = None
+    session_ttl: float = 900.0
+    session_max_age: float = 12 * 3600.0
+    public_url: str | None = None
+    embed_path: str = "/embedded"
+    refresh_leeway: float = 60.0
+
+    def __post_init__(self) -> None:
+        production = self.mode == "production"
+        if self.mode not in ("production", "development"):
+            raise ConfigurationError(
+                f"FANVUE_EMBEDDED_MODE must be 'production' or 'development', got {self.mode!r}.",
+                variable="FANVUE_EMBEDDED_MODE",
+            )
+        if self.fanvue_env not in ENVIRONMENTS:
+            raise ConfigurationError(
+                f"FANVUE_ENV must be 'production' or 'dev', got {self.fanvue_env!r}.",
+                variable="FANVUE_ENV",
+            )
+        if not self.client_id.strip():
+            raise ConfigurationError("OAUTH_CLIENT_ID is empty.", variable="OAUTH_CLIENT_ID")
+        _check_secret(
+            "OAUTH_CLIENT_SECRET", self.client_secret.get_secret_value(), production=production
+        )
+        _check_secret(
+            "SESSION_SECRET", self.session_secret.get_secret_value(), production=production
+        )
+        for secret in self.webhook_secrets:
+            _check_secret("FANVUE_WEBHOOK_SECRET", secret.get_secret_value(), production=production)
+
+        # Base URLs: explicit values win over the FANVUE_ENV table.
+        defaults = ENVIRONMENTS[self.fanvue_env]
+        allow_http = not production
+        for attribute, variable in (
+            ("platform_url", "FANVUE_PLATFORM_URL"),
+            ("issuer_base_url", "OAUTH_ISSUER_BASE_URL"),
+            ("api_base_url", "API_BASE_URL"),
+        ):
+            value = getattr(self, attribute) or defaults[attribute]
+            object.__setattr__(self, attribute, _check_url(variable, value, allow_http=allow_http))
+        _check_url("OAUTH_REDIRECT_URI", self.redirect_uri, allow_http=allow_http)
+        if self.public_url is not None:
+            object.__setattr__(
+                self, "public_url", _check_url("PUBLIC_URL", self.public_url, allow_http=allow_http)
+            )
+
+        unknown = [s for s in self.scopes if s not in KNOWN_SCOPES and s not in REQUIRED_SCOPES]
+        if unknown:
+            raise ConfigurationError(
+                f"OAUTH_SCOPES has unknown scope(s) {', '.join(sorted(unknown))}; "
+                f"known scopes: {', '.join(sorted(KNOWN_SCOPES))}.",
+                variable="OAUTH_SCOPES",
+            )
+        if not self.api_version.strip():
+            raise ConfigurationError("FANVUE_API_VERSION is empty.", variable="FANVUE_API_VERSION")
+        if not self.embed_path.startswith("/"):
+            raise ConfigurationError("EMBED_PATH must start with '/'.", variable="EMBED_PATH")
+        if self.session_ttl <= 0 or self.session_max_age < self.session_ttl:
+            raise ConfigurationError(
+                "SESSION_TTL must be positive and SESSION_MAX_AGE at least SESSION_TTL.",
+                variable="SESSION_TTL",
+            )
+        if not self.token_encryption_keys and (production or self.redis_url is not None):
+            raise ConfigurationError(
+                "TOKEN_ENCRYPTION_KEYS is required with Redis or in production mode; "
+                "generate one with 'fanvue-embedded keys generate'.",
+                variable="TOKEN_ENCRYPTION_KEYS",
+            )
+
+        dev_key_id = DEV_ENCRYPTION_KEY.partition(":")[0]
+        if production and any(key.key_id == dev_key_id for key in self.token_encryption_keys):
+            raise ConfigurationError(
+                "TOKEN_ENCRYPTION_KEYS contains the public development key; generate a real "
+                "one with 'fanvue-embedded keys generate'.",
+                variable="TOKEN_ENCRYPTION_KEYS",
+            )
+
+    @property
+    def development(self) -> bool:
+        return self.mode == "development"
+
+    @property
+    def requested_scopes(self) -> tuple[str, ...]:
+        """What every authorization asks for: the required OpenID/offline scopes, then the app's."""
+        ordered = [*REQUIRED_SCOPES, *self.scopes]
+        return tuple(dict.fromkeys(ordered))
+
+    @property
+    def platform_origin(self) -> str:
+        parts = urlsplit(self.platform_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def __repr__(self) -> str:
+        shown = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name == "token_encryption_keys":
+                value = [key.key_id for key in value]
+            shown.append(f"{item.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (``os.environ`` when not given)."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value is not None and value.strip() else None
+
+        def require(name: str) -> str:
+            value = get(name)
+            if value is None:
+                raise ConfigurationError(f"{name} is not set.", variable=name)
+            return value
+
+        mode = get("FANVUE_EMBEDDED_MODE") or "production"
+        fanvue_env = get("FANVUE_ENV") or "production"
+        scopes = _split_list(get("OAUTH_SCOPES") or "read:self")
+        webhook = get("FANVUE_WEBHOOK_SECRET")
+        redis_url = get("REDIS_URL")
+        keys = get("TOKEN_ENCRYPTION_KEYS")
+        numbers = {
+            name: _parse_float(variable, raw, minimum=minimum)
+            for name, variable, minimum in (
+                ("session_ttl", "SESSION_TTL", 1.0),
+                ("session_max_age", "SESSION_MAX_AGE", 1.0),
+                ("refresh_leeway", "TOKEN_REFRESH_LEEWAY", 0.0),
+            )
+            if (raw := get(variable)) is not None
+        }
+        return cls(
+            client_id=require("OAUTH_CLIENT_ID"),
+            client_secret=Secret(require("OAUTH_CLIENT_SECRET")),
+            redirect_uri=require("OAUTH_REDIRECT_URI"),
+            session_secret=Secret(require("SESSION_SECRET")),
+            scopes=scopes,
+            fanvue_env=fanvue_env,  # type: ignore[arg-type]  # validated in __post_init__
+            platform_url=get("FANVUE_PLATFORM_URL") or "",
+            issuer_base_url=get("OAUTH_ISSUER_BASE_URL") or "",
+            api_base_url=get("API_BASE_URL") or "",
+            api_version=get("FANVUE_API_VERSION") or DEFAULT_API_VERSION,
+            mode=mode,  # type: ignore[arg-type]  # validated in __post_init__
+            redis_url=Secret(redis_url) if redis_url else None,
+            token_encryption_keys=parse_encryption_keys(keys) if keys else (),
+            webhook_secrets=tuple(Secret(s) for s in _split_list(webhook)) if webhook else (),
+            session_cookie_name=get("SESSION_COOKIE_NAME"),
+            public_url=get("PUBLIC_URL"),
+            embed_path=get("EMBED_PATH") or "/embedded",
+            **numbers,
+        )

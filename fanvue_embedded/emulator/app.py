@@ -1,0 +1,70 @@
+"""Assemble the emulator: one Starlette app serving platform, Hydra, API and control routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
+
+from .config import EmulatorConfig
+from .dashboard import dashboard_routes
+from .records import Creator
+from .routes_api import api_routes
+from .routes_control import control_routes
+from .routes_oauth import oauth_routes
+from .routes_platform import platform_routes
+from .state import EmulatorState
+
+
+def _build(state: EmulatorState) -> Starlette:
+    routes = [
+        *dashboard_routes(state),
+        *platform_routes(state),
+        *oauth_routes(state),
+        *api_routes(state),
+        *control_routes(state),
+    ]
+    app = Starlette(routes=routes)
+    app.state.emulator_state = state
+    return app
+
+
+class Emulator:
+    """An emulator instance: an ASGI app plus direct access to its state for tests.
+
+    ``Emulator()`` is usable as the ASGI app itself (``httpx.ASGITransport(app=emulator)``
+    or ``serve_in_thread(emulator)``).
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config or EmulatorConfig()
+        self.state = EmulatorState(self.config)
+        self.app = _build(self.state)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    def creator(self, ref: str) -> Creator:
+        """A creator by uuid or handle (``KeyError`` when unknown)."""
+        found = self.state.find_creator(ref)
+        if found is None:
+            raise KeyError(ref)
+        return found
+
+    def session_token(self, creator: str, ttl: float | None = None) -> str:
+        """A fresh session token for ``creator`` (uuid or handle), as the iframe would get."""
+        token, _expires_at = self.state.issue_session_token(self.creator(creator).uuid, ttl)
+        return token
+
+    def advance_clock(self, seconds: float) -> None:
+        self.state.advance_clock(seconds)
+
+    @property
+    def counters(self) -> dict[str, Any]:
+        return self.state.counters.as_dict()
+
+
+def create_emulator_app(config: EmulatorConfig | None = None) -> Starlette:
+    """A fresh emulator as a Starlette app; its state is ``app.state.emulator_state``."""
+    return Emulator(config).app

@@ -1,0 +1,270 @@
+"""The control API under ``/_emulator/`` — JSON in and out, no authentication (dev only).
+
+=========================================================  =====================================
+``GET /_emulator/app``                                      the registered app (secret masked)
+``PATCH /_emulator/app``                                    client_id, client_secret (write-only),
+                                                            redirect_uris, scopes, app_url,
+                                                            webhook_url, webhook_secret
+``GET|PATCH /_emulator/settings``                           grace_seconds, rotation_mode,
+                                                            access_token_ttl, refresh_token_ttl,
+                                                            session_token_ttl, code_ttl,
+                                                            rate_limit, rate_window,
+                                                            standard_flow_creator (uuid|handle),
+                                                            standard_flow_decision
+``GET /_emulator/creators``                                 list, each with its ``consent`` flag
+``POST /_emulator/creators``                                {handle, displayName?, consent?} → 201
+``PUT|DELETE /_emulator/creators/{uuid}/consent``           grant / revoke (revoking kills chains)
+``POST /_emulator/creators/{uuid}/expire-access-tokens``    make held access tokens fail with 401
+``POST /_emulator/session-tokens``                          {creator: uuid|handle, ttl?} →
+                                                            {token, expiresAt (unix seconds)}
+``GET|POST /_emulator/clock``                               {now, offset}; POST {advance: s >= 0}
+``GET|PATCH|DELETE /_emulator/faults``                      see ``faults.py``; DELETE = all off
+``GET|DELETE /_emulator/counters``                          read / zero the counters
+``POST /_emulator/reset``                                   everything back to the start state
+``POST /_emulator/webhooks``                                {type, data?, timestamp?}: send one
+                                                            signed event to the app's webhook_url
+=========================================================  =====================================
+
+Errors: ``{"error", "field", "error_description"}`` with 400 (malformed or unknown field), 404
+(unknown creator), 409 (conflict) or 422 (bad value).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import _validate as v
+from ._http import counted
+from .config import BASE_SCOPES, ROTATION_MODES
+from .faults import FaultError
+from .records import Creator
+from .state import EmulatorState
+from .webhooks import WebhookError, send_webhook
+
+PREFIX = "/_emulator"
+HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def control_routes(state: EmulatorState) -> list[Route]:
+    def creator_from_path(request: Request) -> Creator:
+        found = state.find_creator(request.path_params["uuid"])
+        if found is None:
+            raise v.FieldError(404, "uuid", "no such creator")
+        return found
+
+    async def get_app(request: Request) -> Response:
+        return JSONResponse(state.app.public_view())
+
+    async def patch_app(request: Request) -> Response:
+        body = await v.json_object(
+            request,
+            allowed=(
+                "client_id",
+                "client_secret",
+                "redirect_uris",
+                "scopes",
+                "app_url",
+                "webhook_url",
+                "webhook_secret",
+            ),
+        )
+        changes: dict[str, Any] = {}
+        for name in ("client_id", "client_secret", "webhook_secret"):
+            if name in body:
+                changes[name] = v.required_text(name, body[name])
+        for name in ("app_url", "webhook_url"):
+            if name in body:
+                changes[name] = v.text(name, body[name], optional=True)
+        if "redirect_uris" in body:
+            changes["redirect_uris"] = v.text_list("redirect_uris", body["redirect_uris"])
+        if "scopes" in body:
+            scopes = v.text_list("scopes", body["scopes"], allow_empty=True)
+            changes["scopes"] = tuple(dict.fromkeys((*BASE_SCOPES, *scopes)))
+        return JSONResponse(state.update_app(**changes).public_view())
+
+    async def get_settings(request: Request) -> Response:
+        return JSONResponse(state.settings.view())
+
+    async def patch_settings(request: Request) -> Response:
+        numbers = {
+            "grace_seconds": (0, False),
+            "access_token_ttl": (1, True),
+            "refresh_token_ttl": (1, True),
+            "session_token_ttl": (1, True),
+            "code_ttl": (1, True),
+            "rate_limit": (1, True),
+            "rate_window": (1, True),
+        }
+        body = await v.json_object(
+            request,
+            allowed=(*numbers, "rotation_mode", "standard_flow_creator", "standard_flow_decision"),
+        )
+        changes: dict[str, Any] = {}
+        for name, (minimum, integer) in numbers.items():
+            if name in body:
+                changes[name] = v.number(name, body[name], minimum=minimum, integer=integer)
+        if "rotation_mode" in body:
+            changes["rotation_mode"] = v.choice(
+                "rotation_mode", body["rotation_mode"], ROTATION_MODES
+            )
+        if "standard_flow_decision" in body:
+            changes["standard_flow_decision"] = v.choice(
+                "standard_flow_decision", body["standard_flow_decision"], ("approve", "deny")
+            )
+        if "standard_flow_creator" in body:
+            ref = v.required_text("standard_flow_creator", body["standard_flow_creator"])
+            found = state.find_creator(ref)
+            if found is None:
+                raise v.FieldError(422, "standard_flow_creator", "no such creator")
+            changes["standard_flow_creator"] = found.uuid
+        return JSONResponse(state.update_settings(**changes).view())
+
+    async def list_creators(request: Request) -> Response:
+        return JSONResponse([c.control_view() for c in list(state.creators.values())])
+
+    async def add_creator(request: Request) -> Response:
+        body = await v.json_object(request, allowed=("handle", "displayName", "consent"))
+        handle = v.required_text("handle", body.get("handle"))
+        if not HANDLE.match(handle):
+            raise v.FieldError(422, "handle", "handle must be lower-case letters, digits, . _ -")
+        display_name = v.text("displayName", body.get("displayName"), optional=True)
+        consent = v.boolean("consent", body.get("consent", False))
+        try:
+            creator = state.add_creator(handle, display_name, consent)
+        except ValueError as exc:
+            raise v.FieldError(409, "handle", str(exc)) from exc
+        return JSONResponse(creator.control_view(), status_code=201)
+
+    async def grant_consent(request: Request) -> Response:
+        creator = creator_from_path(request)
+        return JSONResponse(state.set_consent(creator.uuid, True).control_view())
+
+    async def revoke_consent(request: Request) -> Response:
+        creator = creator_from_path(request)
+        return JSONResponse(state.set_consent(creator.uuid, False).control_view())
+
+    async def expire_access_tokens(request: Request) -> Response:
+        creator = creator_from_path(request)
+        return JSONResponse({"expired": state.expire_access_tokens(creator.uuid)})
+
+    async def session_token(request: Request) -> Response:
+        body = await v.json_object(request, allowed=("creator", "ttl"))
+        ref = v.required_text("creator", body.get("creator"))
+        creator = state.find_creator(ref)
+        if creator is None:
+            raise v.FieldError(404, "creator", "no such creator")
+        ttl = v.number("ttl", body["ttl"], minimum=0) if body.get("ttl") is not None else None
+        token, expires_at = state.issue_session_token(creator.uuid, ttl)
+        return JSONResponse({"token": token, "expiresAt": expires_at})
+
+    async def get_clock(request: Request) -> Response:
+        return JSONResponse({"now": state.now(), "offset": state.offset})
+
+    async def advance_clock(request: Request) -> Response:
+        body = await v.json_object(request, allowed=("advance",))
+        state.advance_clock(v.number("advance", body.get("advance"), minimum=0))
+        return await get_clock(request)
+
+    async def get_faults(request: Request) -> Response:
+        return JSONResponse(state.faults.view())
+
+    async def patch_faults(request: Request) -> Response:
+        body = await v.json_object(request)
+        try:
+            state.faults.patch(body)
+        except FaultError as exc:
+            status = 400 if exc.field in body and str(exc).startswith("unknown fault") else 422
+            raise v.FieldError(status, exc.field, str(exc)) from exc
+        return JSONResponse(state.faults.view())
+
+    async def clear_faults(request: Request) -> Response:
+        state.faults.reset()
+        return JSONResponse(state.faults.view())
+
+    async def get_counters(request: Request) -> Response:
+        return JSONResponse(state.counters.as_dict())
+
+    async def reset_counters(request: Request) -> Response:
+        state.reset_counters()
+        return JSONResponse(state.counters.as_dict())
+
+    async def reset(request: Request) -> Response:
+        state.reset()
+        return JSONResponse({"reset": True})
+
+    async def webhook(request: Request) -> Response:
+        body = await v.json_object(request, allowed=("type", "data", "timestamp"))
+        event_type = v.required_text("type", body.get("type"))
+        data = body.get("data", {})
+        if not isinstance(data, dict):
+            raise v.FieldError(422, "data", "data must be a JSON object")
+        timestamp = body.get("timestamp")
+        stamp = int(v.number("timestamp", timestamp) if timestamp is not None else state.now())
+        url = state.app.webhook_url
+        if not url:
+            raise v.FieldError(
+                409, "webhook_url", "the app has no webhook_url; PATCH /_emulator/app"
+            )
+        try:
+            delivery = await send_webhook(url, state.app.webhook_secret, event_type, data, stamp)
+        except WebhookError as exc:
+            return JSONResponse(
+                {"error": "webhook_delivery_failed", "error_description": str(exc)},
+                status_code=502,
+            )
+        return JSONResponse(delivery)
+
+    def guarded(endpoint: Endpoint) -> Endpoint:
+        async def run(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except v.FieldError as exc:
+                return exc.response()
+
+        return run
+
+    table: list[tuple[str, str, Endpoint]] = [
+        ("GET", "/app", get_app),
+        ("PATCH", "/app", patch_app),
+        ("GET", "/settings", get_settings),
+        ("PATCH", "/settings", patch_settings),
+        ("GET", "/creators", list_creators),
+        ("POST", "/creators", add_creator),
+        ("PUT", "/creators/{uuid}/consent", grant_consent),
+        ("DELETE", "/creators/{uuid}/consent", revoke_consent),
+        ("POST", "/creators/{uuid}/expire-access-tokens", expire_access_tokens),
+        ("POST", "/session-tokens", session_token),
+        ("GET", "/clock", get_clock),
+        ("POST", "/clock", advance_clock),
+        ("GET", "/faults", get_faults),
+        ("PATCH", "/faults", patch_faults),
+        ("DELETE", "/faults", clear_faults),
+        ("GET", "/counters", get_counters),
+        ("DELETE", "/counters", reset_counters),
+        ("POST", "/reset", reset),
+        ("POST", "/webhooks", webhook),
+    ]
+    # One Route per path with a method dispatcher, so a wrong method is a 405, not a 404.
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for method, path, endpoint in table:
+        by_path.setdefault(PREFIX + path, {})[method] = guarded(endpoint)
+
+    def dispatcher(methods: dict[str, Endpoint]) -> Endpoint:
+        async def dispatch(request: Request) -> Response:
+            # Starlette adds HEAD to every GET route; answer it as the GET.
+            endpoint = methods.get(request.method) or methods["GET"]
+            return await endpoint(request)
+
+        return dispatch
+
+    return [
+        counted(state, path, dispatcher(methods), list(methods))
+        for path, methods in by_path.items()
+    ]

@@ -1,0 +1,320 @@
+"""One exception tree for the whole library.
+
+Every error carries a stable machine ``code`` (a class attribute, overridable per
+instance) that callers, logs and HTTP responses can rely on. Third-party errors
+(httpx, redis, cryptography) are translated where they enter and chained with
+``raise ... from exc``.
+
+The tree keeps three kinds of failure apart, because callers must react to them
+differently::
+
+    FanvueError                              code
+    ├── ConfigurationError                   configuration_error   (fix the settings)
+    ├── RejectedError                        "Fanvue said no"
+    │   ├── InvalidSessionToken              invalid_session_token (reopen the app)
+    │   ├── ConsentRequired                  consent_required      (approve in Fanvue)
+    │   ├── ReauthorizationRequired          reauthorization_required (chain is dead)
+    │   ├── ClientAuthenticationError        invalid_client        (wrong id/secret: config)
+    │   ├── OAuthError                       oauth_error           (any other OAuth error)
+    │   └── APIError                         api_error             (Fanvue API 4xx)
+    │       ├── BadRequestError              bad_request           (400)
+    │       ├── UnauthorizedError            unauthorized          (401)
+    │       ├── ForbiddenError               forbidden             (403: missing scope)
+    │       ├── NotFoundError                not_found             (404)
+    │       └── APIVersionGoneError          api_version_gone      (410: version sunset)
+    ├── ProtocolError                        protocol_error        "Fanvue broke the protocol"
+    │   └── StateMismatchError               state_mismatch
+    ├── TransientError                       transient             retry later; nothing lost
+    │   ├── UpstreamUnavailable              upstream_unavailable  (transport, timeout)
+    │   ├── UpstreamServerError              upstream_error        (5xx)
+    │   ├── ConcurrentRefreshError           concurrent_refresh    (Hydra: please retry)
+    │   ├── RateLimitedError                 rate_limited          (429)
+    │   ├── RefreshInProgress                refresh_in_progress   (another worker holds the lock)
+    │   └── StoreUnavailable                 store_unavailable     (Redis down)
+    ├── StoreError                           store_error
+    │   ├── GenerationConflict               generation_conflict   (compare-and-set lost)
+    │   └── DecryptionError                  decryption_failed     (wrong key / tampered / moved)
+    ├── AppSessionError                      invalid_session       (app session bad/expired/ended)
+    └── WebhookVerificationError             invalid_signature     (webhook rejected)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "APIError",
+    "APIVersionGoneError",
+    "AppSessionError",
+    "BadRequestError",
+    "ClientAuthenticationError",
+    "ConcurrentRefreshError",
+    "ConfigurationError",
+    "ConsentRequired",
+    "DecryptionError",
+    "FanvueError",
+    "ForbiddenError",
+    "GenerationConflict",
+    "InvalidSessionToken",
+    "NotFoundError",
+    "OAuthError",
+    "ProtocolError",
+    "RateLimitedError",
+    "ReauthorizationRequired",
+    "RefreshInProgress",
+    "RejectedError",
+    "StateMismatchError",
+    "StoreError",
+    "StoreUnavailable",
+    "TransientError",
+    "UnauthorizedError",
+    "UpstreamServerError",
+    "UpstreamUnavailable",
+    "WebhookVerificationError",
+]
+
+
+class FanvueError(Exception):
+    """Base of every error this library raises."""
+
+    code: str = "fanvue_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class ConfigurationError(FanvueError, ValueError):
+    """The settings are wrong; ``variable`` names the offending setting when known."""
+
+    code = "configuration_error"
+
+    def __init__(self, message: str, *, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
+
+
+# --- Fanvue said no -------------------------------------------------------------------
+
+
+class RejectedError(FanvueError):
+    """Fanvue understood the request and refused it. Retrying the same request won't help."""
+
+    code = "rejected"
+
+
+class InvalidSessionToken(RejectedError):
+    """The iframe session token is missing, malformed, expired or already used."""
+
+    code = "invalid_session_token"
+
+
+class ConsentRequired(RejectedError):
+    """The creator has not approved (or has revoked) the app's consent inside Fanvue."""
+
+    code = "consent_required"
+
+
+class ReauthorizationRequired(RejectedError):
+    """The creator's refresh-token chain is dead; they must authorize the app again.
+
+    ``reason`` says why (for example ``invalid_grant``, ``refresh_response_lost``,
+    ``no_tokens``); ``creator`` names the creator when known.
+    """
+
+    code = "reauthorization_required"
+
+    def __init__(self, message: str, *, reason: str, creator: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.creator = creator
+
+
+class OAuthError(RejectedError):
+    """An OAuth error response (RFC 6749 §5.2) not covered by a more specific class."""
+
+    code = "oauth_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str,
+        description: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.error = error
+        self.description = description
+        self.status_code = status_code
+
+
+class ClientAuthenticationError(OAuthError):
+    """``invalid_client``: the client id or secret is wrong. A configuration fault:
+    never a reason to drop a creator's tokens."""
+
+    code = "invalid_client"
+
+
+class APIError(RejectedError):
+    """A 4xx answer from the Fanvue API."""
+
+    code = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        error: str | None = None,
+        rate_limit: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error = error
+        self.rate_limit = dict(rate_limit or {})
+
+
+class BadRequestError(APIError):
+    code = "bad_request"
+
+
+class UnauthorizedError(APIError):
+    code = "unauthorized"
+
+
+class ForbiddenError(APIError):
+    """403: usually a scope the app was not granted."""
+
+    code = "forbidden"
+
+
+class NotFoundError(APIError):
+    code = "not_found"
+
+
+class APIVersionGoneError(APIError):
+    """410: the ``X-Fanvue-API-Version`` in use has been sunset."""
+
+    code = "api_version_gone"
+
+
+# --- Fanvue broke the protocol -------------------------------------------------------
+
+
+class ProtocolError(FanvueError):
+    """A response that violates the protocol (malformed JSON, missing fields...).
+
+    Nothing derived from such a response is ever stored.
+    """
+
+    code = "protocol_error"
+
+
+class StateMismatchError(ProtocolError):
+    """The ``state`` echoed back differs from the one sent."""
+
+    code = "state_mismatch"
+
+
+# --- Try again later ----------------------------------------------------------------
+
+
+class TransientError(FanvueError):
+    """A failure that may go away on retry; nothing stored was lost or changed."""
+
+    code = "transient"
+
+
+class UpstreamUnavailable(TransientError):
+    """The request did not complete: connection failure, timeout, dropped response."""
+
+    code = "upstream_unavailable"
+
+
+class UpstreamServerError(TransientError):
+    """Fanvue answered with a 5xx."""
+
+    code = "upstream_error"
+
+    def __init__(self, message: str, *, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ConcurrentRefreshError(TransientError):
+    """Hydra refused a refresh because the same token is being refreshed concurrently."""
+
+    code = "concurrent_refresh"
+
+
+class RateLimitedError(TransientError):
+    """429 from the Fanvue API; ``retry_after`` in seconds when Fanvue said."""
+
+    code = "rate_limited"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None,
+        rate_limit: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.rate_limit = dict(rate_limit or {})
+
+
+class RefreshInProgress(TransientError):
+    """Another worker is refreshing this creator and did not finish in time."""
+
+    code = "refresh_in_progress"
+
+
+class StoreUnavailable(TransientError):
+    """The token store (Redis) could not be reached."""
+
+    code = "store_unavailable"
+
+
+# --- Storage --------------------------------------------------------------------------
+
+
+class StoreError(FanvueError):
+    code = "store_error"
+
+
+class GenerationConflict(StoreError):
+    """A compare-and-set write lost: someone else wrote a newer generation first."""
+
+    code = "generation_conflict"
+
+
+class DecryptionError(StoreError):
+    """A stored value could not be decrypted: unknown key id, tampering, or a value
+    moved to another creator or purpose."""
+
+    code = "decryption_failed"
+
+
+# --- Our own HTTP surface -------------------------------------------------------------
+
+
+class AppSessionError(FanvueError):
+    """The app session presented by the page is missing, tampered with, expired or ended."""
+
+    code = "invalid_session"
+
+
+class WebhookVerificationError(FanvueError):
+    """A webhook delivery failed verification; ``code`` says which check failed."""
+
+    code = "invalid_signature"

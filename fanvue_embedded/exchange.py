@@ -1,0 +1,105 @@
+"""The session exchange: an iframe's session token in, a stored token set and a user out.
+
+session token → fresh PKCE verifier + state → authorize-on-behalf (state checked) → code
+exchange → ``GET /users/me`` → store under the creator's uuid → ``on_tokens`` hook.
+Nothing is stored unless every step succeeded; errors keep their typed meaning so the HTTP
+layer can map each to its documented answer.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from .client import FanvueClient
+from .config import DEFAULT_API_VERSION
+from .models import Clock, FanvueUser, TokenSet, system_clock
+from .oauth import OAuthClient
+from .pkce import code_challenge_s256, generate_code_verifier, generate_state
+from .platform import PlatformClient, validate_session_token
+from .store import TokenStore
+
+__all__ = ["DEFAULT_KEEPALIVE_INTERVAL", "ExchangeResult", "OnTokens", "SessionExchange"]
+
+logger = logging.getLogger("fanvue_embedded.exchange")
+
+OnTokens = Callable[[TokenSet, FanvueUser], Awaitable[None] | None]
+"""The port of the JS SDK's ``onTokens({tokens, user})``: called after the tokens are stored."""
+
+DEFAULT_KEEPALIVE_INTERVAL = 3 * 24 * 3600.0
+"""How long a stored chain may sit unused before the keepalive worker refreshes it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeResult:
+    tokens: TokenSet
+    user: FanvueUser
+    generation: int
+
+
+class SessionExchange:
+    """Runs the exchange for one registered app. Clients are shared, not owned."""
+
+    def __init__(
+        self,
+        *,
+        platform: PlatformClient,
+        oauth: OAuthClient,
+        store: TokenStore,
+        api_base_url: str,
+        api_version: str = DEFAULT_API_VERSION,
+        http: httpx.AsyncClient | None = None,
+        on_tokens: OnTokens | None = None,
+        keepalive_interval: float = DEFAULT_KEEPALIVE_INTERVAL,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._platform = platform
+        self._oauth = oauth
+        self._store = store
+        self._api_base_url = api_base_url
+        self._api_version = api_version
+        self._http = http
+        self._on_tokens = on_tokens
+        self._keepalive_interval = keepalive_interval
+        self._clock = clock
+
+    async def exchange(self, session_token: str) -> ExchangeResult:
+        validate_session_token(session_token)
+        verifier = generate_code_verifier()
+        state = generate_state()
+        code = await self._platform.authorize_on_behalf(
+            session_token, code_challenge_s256(verifier), state
+        )
+        return await self.complete(code, verifier)
+
+    async def complete(
+        self, code: str, code_verifier: str, redirect_uri: str | None = None
+    ) -> ExchangeResult:
+        """Code → tokens → user → store → hook: shared by the embedded and standard flows."""
+        tokens = await self._oauth.exchange_code(code, code_verifier, redirect_uri)
+        async with FanvueClient(
+            tokens.access_token,
+            api_base_url=self._api_base_url,
+            api_version=self._api_version,
+            http=self._http,
+        ) as api:
+            user = await api.get_current_user()
+        # A fresh exchange starts a new chain: it replaces whatever was stored (including a
+        # dead chain's re-authorization mark). A refresh racing with it loses its
+        # compare-and-set and re-reads, so the newest chain always wins.
+        generation = await self._store.save(
+            user.uuid,
+            tokens,
+            expected_generation=None,
+            keepalive_at=self._clock() + self._keepalive_interval,
+        )
+        logger.info("stored tokens for a creator", extra={"creator": user.uuid})
+        if self._on_tokens is not None:
+            outcome = self._on_tokens(tokens, user)
+            if inspect.isawaitable(outcome):
+                await outcome
+        return ExchangeResult(tokens=tokens, user=user, generation=generation)

@@ -1,0 +1,130 @@
+"""Structured JSON logs with request ids, and a redaction filter for tokens and secrets.
+
+The filter is the last line of defence, not the first: code never logs tokens on purpose.
+It masks anything shaped like a JWT, an Ory token or code, an ``Authorization`` value, and
+every secret value registered at start-up (client secret, session secret, webhook secrets,
+Redis password), in the message, its arguments and any extra fields.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "REDACTED",
+    "JsonFormatter",
+    "RedactionFilter",
+    "configure_logging",
+    "redact",
+    "register_secrets",
+    "request_id_var",
+]
+
+REDACTED = "[redacted]"
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "fanvue_request_id", default=None
+)
+
+_SUBSTITUTIONS: list[tuple[re.Pattern[str], str]] = [
+    # JWTs (Fanvue access/id/session tokens) and our app sessions
+    (re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.?[A-Za-z0-9_-]*"), REDACTED),
+    # Hydra refresh tokens, codes and opaque access tokens
+    (re.compile(r"ory_(?:rt|ac|at)_[A-Za-z0-9_.~-]+"), REDACTED),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + REDACTED),
+    (
+        re.compile(
+            r"(?i)\b((?:access|refresh|id)_token|client_secret|code_verifier|token)=[^&\s]+"
+        ),
+        r"\1=" + REDACTED,
+    ),
+]
+_STANDARD_ATTRIBUTES = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+)
+_secrets: set[str] = set()
+
+
+def register_secrets(values: Iterable[str | None]) -> None:
+    """Add exact values (≥ 8 characters) the filter must always mask."""
+    for value in values:
+        if value and len(value) >= 8:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    for pattern, replacement in _SUBSTITUTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactionFilter(logging.Filter):
+    """Rewrites each record in place so that no handler can see a token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD_ATTRIBUTES and isinstance(value, str):
+                setattr(record, key, redact(value))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = request_id_var.get()
+        if request_id:
+            entry["request_id"] = request_id
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
+                entry[key] = value if isinstance(value, int | float | bool) else str(value)
+        if record.exc_info or record.exc_text:
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return redact(json.dumps(entry, ensure_ascii=False))
+
+
+def configure_logging(
+    level: int | str = logging.INFO, *, json_format: bool = True, secrets: Iterable[str | None] = ()
+) -> None:
+    """Install one redacting handler on the root logger (idempotent)."""
+    register_secrets(secrets)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_fanvue", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._fanvue = True  # type: ignore[attr-defined]
+    handler.addFilter(RedactionFilter())
+    handler.setFormatter(
+        JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True

@@ -1,0 +1,150 @@
+"""Operator tasks behind the CLI: the doctor, bulk re-encryption, listing and revoking.
+
+Nothing here prints a token: listings show creator ids, generations, expiry times and marks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from ._http import build_async_client
+from ._redis import redis_from_url, translate_redis_errors
+from .config import KNOWN_SCOPES, Settings
+from .errors import FanvueError
+from .store import TokenStore
+
+__all__ = ["Check", "list_tokens", "reencrypt_all", "run_checks"]
+
+Verdict = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    verdict: Verdict
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.verdict.upper():4} {self.name}: {self.detail}"
+
+
+async def _check_redis(settings: Settings) -> list[Check]:
+    if settings.redis_url is None:
+        verdict: Verdict = "ok" if settings.development else "fail"
+        return [Check("redis", verdict, "REDIS_URL not set: in-memory store (development only)")]
+    client = redis_from_url(settings.redis_url.get_secret_value())
+    try:
+        async with translate_redis_errors():
+            await client.ping()
+            info: dict[str, Any] = await client.info("persistence")
+    except FanvueError as exc:
+        return [Check("redis", "fail", f"unreachable ({exc.code})")]
+    finally:
+        await client.aclose()
+    aof = str(info.get("aof_enabled", "0")) == "1"
+    rdb_saves = (
+        info.get("rdb_last_save_time") is not None
+        and info.get("rdb_changes_since_last_save") is not None
+    )
+    detail = f"reachable; AOF {'on' if aof else 'off'}; last RDB save status {info.get('rdb_last_bgsave_status', 'n/a')}"
+    checks = [Check("redis", "ok", detail)]
+    if not aof:
+        # A restart without AOF can lose the newest refresh token of any creator who
+        # refreshed since the last snapshot: their chain would be dead.
+        verdict = "warn" if settings.development else "fail"
+        checks.append(
+            Check(
+                "redis persistence",
+                verdict,
+                "appendonly is off: enable AOF (appendonly yes, appendfsync everysec) so a "
+                "restart never loses a rotated refresh token"
+                + ("" if rdb_saves else "; no RDB snapshots either"),
+            )
+        )
+    return checks
+
+
+async def _check_endpoint(http: httpx.AsyncClient, name: str, url: str) -> Check:
+    try:
+        response = await http.get(url)
+    except httpx.HTTPError as exc:
+        return Check(name, "fail", f"{url} unreachable ({type(exc).__name__})")
+    return Check(name, "ok", f"{url} answered {response.status_code}")
+
+
+def _check_scopes(settings: Settings) -> Check:
+    unknown = [scope for scope in settings.scopes if scope not in KNOWN_SCOPES]
+    writes = [scope for scope in settings.scopes if scope.startswith("write:")]
+    if unknown:
+        return Check("scopes", "fail", f"unknown scopes {unknown}")
+    if "read:self" not in settings.scopes:
+        return Check("scopes", "warn", "read:self missing: the session exchange calls /users/me")
+    if writes:
+        return Check("scopes", "warn", f"write scopes requested {writes}: least privilege?")
+    return Check("scopes", "ok", " ".join(settings.requested_scopes))
+
+
+async def run_checks(settings: Settings, *, http: httpx.AsyncClient | None = None) -> list[Check]:
+    """Everything ``fanvue-embedded check`` reports, in order."""
+    checks = [
+        Check("configuration", "ok", f"mode {settings.mode}, Fanvue {settings.fanvue_env}"),
+        _check_scopes(settings),
+    ]
+    if not settings.development and settings.public_url is None:
+        checks.append(Check("public url", "warn", "PUBLIC_URL not set"))
+    checks += await _check_redis(settings)
+    owned = http is None
+    client = http or build_async_client(timeout=5.0)
+    try:
+        for name, url in (
+            ("platform", settings.platform_url),
+            ("authorization server", settings.issuer_base_url + "/oauth2/token"),
+            ("api", settings.api_base_url + "/users/me"),
+        ):
+            checks.append(await _check_endpoint(client, name, url))
+    finally:
+        if owned:
+            await client.aclose()
+    return checks
+
+
+async def reencrypt_all(
+    store: TokenStore, *, progress: Callable[[int, int], None] | None = None, batch: int = 500
+) -> tuple[int, int]:
+    """Re-encrypt every stored token set under the newest key. Returns (seen, rewritten).
+
+    Safe to interrupt and run again: sets already under the newest key are skipped.
+    """
+    seen = rewritten = 0
+    async for creator in store.iter_creators(batch=batch):
+        seen += 1
+        if await store.reencrypt(creator):
+            rewritten += 1
+        if progress is not None and seen % batch == 0:
+            progress(seen, rewritten)
+    if progress is not None:
+        progress(seen, rewritten)
+    return seen, rewritten
+
+
+async def list_tokens(store: TokenStore) -> list[dict[str, Any]]:
+    """One row per stored creator, without any token value."""
+    rows: list[dict[str, Any]] = []
+    async for creator in store.iter_creators():
+        stored = await store.load(creator)
+        mark = await store.reauthorization_mark(creator)
+        rows.append(
+            {
+                "creator": creator,
+                "generation": stored.generation if stored else None,
+                "access_expires_at": round(stored.tokens.expires_at) if stored else None,
+                "has_refresh_token": bool(stored and stored.tokens.refresh_token),
+                "reauthorization": dataclasses.asdict(mark) if mark else None,
+            }
+        )
+    return rows

@@ -1,0 +1,331 @@
+"""Access tokens for a creator, refreshed so that a rotating chain is never broken.
+
+``TokenManager.access_token(creator)`` is the one call an app needs. Underneath is the
+refresh coordinator of DESIGN §3:
+
+1. fast path — a stored access token valid beyond the leeway is returned (one store read);
+2. single-flight — concurrent coroutines of this process share one refresh per creator;
+3. a per-creator lock across processes; losers wait for the stored generation to move;
+4. re-read after acquiring — another worker may have refreshed already;
+5. an attempt record before sending, so a refresh token is only ever re-presented inside
+   Fanvue's grace window (minus a margin), by this worker or by one that takes over;
+6. compare-and-set commit on the generation (a worker whose lock lapsed cannot overwrite);
+7. typed outcomes: ``ReauthorizationRequired`` (chain dead — cleared, marked, hook fired),
+   ``TransientError`` (tokens kept), ``ClientAuthenticationError`` (tokens kept, loud).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import inspect
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from .client import AccessTokenProvider, FanvueClient
+from .config import DEFAULT_API_VERSION
+from .errors import (
+    ClientAuthenticationError,
+    ConcurrentRefreshError,
+    GenerationConflict,
+    ProtocolError,
+    RateLimitedError,
+    ReauthorizationRequired,
+    RefreshInProgress,
+    UpstreamServerError,
+    UpstreamUnavailable,
+)
+from .exchange import DEFAULT_KEEPALIVE_INTERVAL
+from .lock import CreatorLock
+from .metrics import LOCK_WAITS, REAUTHORIZATIONS, REFRESH_OUTCOMES
+from .models import Clock, TokenSet, system_clock
+from .oauth import OAuthClient
+from .store import StoredTokens, TokenStore
+
+__all__ = ["OnReauthorizationRequired", "RefreshOutcome", "TokenManager", "fingerprint"]
+
+logger = logging.getLogger("fanvue_embedded.tokens")
+
+OnReauthorizationRequired = Callable[[str, str], Awaitable[None] | None]
+"""Called with ``(creator_uuid, reason)`` once when a creator's chain is found dead."""
+
+
+class RefreshOutcome(enum.Enum):
+    REFRESHED = "refreshed"
+    ALREADY_FRESH = "already_fresh"
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    access_token: str
+    outcome: RefreshOutcome
+
+
+def fingerprint(refresh_token: str) -> str:
+    """A non-reversible id for a refresh token: safe to store beside it and to log."""
+    return hashlib.sha256(refresh_token.encode()).hexdigest()[:16]
+
+
+def _request_never_sent(exc: UpstreamUnavailable) -> bool:
+    # A connect failure means the server never saw the token; anything later is ambiguous.
+    return isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+class TokenManager:
+    """Hands out valid access tokens and API clients per creator, from one shared store."""
+
+    def __init__(
+        self,
+        *,
+        store: TokenStore,
+        oauth: OAuthClient,
+        api_base_url: str,
+        api_version: str = DEFAULT_API_VERSION,
+        http: httpx.AsyncClient | None = None,
+        leeway: float = 60.0,
+        lock_ttl: float = 10.0,
+        grace_period: float = 30.0,
+        grace_margin: float = 5.0,
+        wait_timeout: float = 25.0,
+        max_sends: int = 3,
+        keepalive_interval: float = DEFAULT_KEEPALIVE_INTERVAL,
+        on_reauthorization_required: OnReauthorizationRequired | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        if not 0 < lock_ttl < grace_period:
+            raise ValueError("lock_ttl must be positive and well under the grace period")
+        self.store = store
+        self._oauth = oauth
+        self._api_base_url = api_base_url
+        self._api_version = api_version
+        self._http = http
+        self.leeway = leeway
+        self._lock_ttl = lock_ttl
+        self._grace_period = grace_period
+        self._grace_margin = grace_margin
+        self._wait_timeout = wait_timeout
+        self._max_sends = max_sends
+        self._keepalive_interval = keepalive_interval
+        self._on_reauthorization_required = on_reauthorization_required
+        self._clock = clock
+        self._inflight: dict[str, asyncio.Task[_Result]] = {}
+
+    def __repr__(self) -> str:
+        return f"TokenManager(store={type(self.store).__name__}, leeway={self.leeway})"
+
+    # -- public ------------------------------------------------------------------------
+
+    async def access_token(self, creator: str, *, rejected: str | None = None) -> str:
+        """A valid access token for ``creator``; refreshes when needed.
+
+        ``rejected`` is a token the API just refused with 401: a different one is returned.
+        """
+        stored = await self._load(creator)
+        if self._usable(stored.tokens, rejected):
+            return stored.tokens.access_token
+        result = await self._single_flight(creator, stored.generation, rejected, force=False)
+        return result.access_token
+
+    async def refresh(self, creator: str, *, force: bool = True) -> RefreshOutcome:
+        """Refresh now (the keepalive path). ``ALREADY_FRESH`` if another worker just did."""
+        stored = await self._load(creator)
+        if not force and self._usable(stored.tokens, None):
+            return RefreshOutcome.ALREADY_FRESH
+        result = await self._single_flight(creator, stored.generation, None, force=force)
+        return result.outcome
+
+    def provider(self, creator: str) -> AccessTokenProvider:
+        """An ``AccessTokenProvider`` for ``FanvueClient`` (refresh + retry on 401)."""
+
+        async def provide(*, rejected: str | None = None) -> str:
+            return await self.access_token(creator, rejected=rejected)
+
+        return provide
+
+    def client(self, creator: str) -> FanvueClient:
+        """A Fanvue API client acting for ``creator``."""
+        return FanvueClient(
+            self.provider(creator),
+            api_base_url=self._api_base_url,
+            api_version=self._api_version,
+            http=self._http,
+            clock=self._clock,
+        )
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _usable(self, tokens: TokenSet, rejected: str | None) -> bool:
+        if rejected is not None and tokens.access_token == rejected:
+            return False
+        return not tokens.is_expired(self.leeway, now=self._clock())
+
+    async def _load(self, creator: str) -> StoredTokens:
+        stored = await self.store.load(creator)
+        if stored is None:
+            mark = await self.store.reauthorization_mark(creator)
+            reason = mark.reason if mark else "not_authorized"
+            raise ReauthorizationRequired(
+                f"no usable tokens for this creator ({reason})", reason=reason, creator=creator
+            )
+        return stored
+
+    async def _single_flight(
+        self, creator: str, seen_generation: int, rejected: str | None, *, force: bool
+    ) -> _Result:
+        task = self._inflight.get(creator)
+        if task is None:
+            task = asyncio.ensure_future(
+                self._coordinate(creator, seen_generation, rejected, force)
+            )
+            self._inflight[creator] = task
+            task.add_done_callback(lambda _: self._inflight.pop(creator, None))
+        # shield: one caller being cancelled must not cancel the refresh the others wait on.
+        return await asyncio.shield(task)
+
+    async def _coordinate(
+        self, creator: str, seen_generation: int, rejected: str | None, force: bool
+    ) -> _Result:
+        started = self._clock()
+        deadline = started + self._wait_timeout
+        delay = 0.01
+        while True:
+            lock = self.store.lock(creator, ttl=self._lock_ttl)
+            if await lock.acquire(blocking=False):
+                LOCK_WAITS.observe(self._clock() - started)
+                try:
+                    return await self._refresh_locked(
+                        creator, seen_generation, rejected, force, lock
+                    )
+                finally:
+                    await lock.release()
+            # Another process is refreshing: watch the generation, then re-read.
+            await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter only
+            delay = min(delay * 1.5, 0.1)
+            if await self.store.generation(creator) != seen_generation:
+                stored = await self._load(creator)
+                if self._usable(stored.tokens, rejected):
+                    LOCK_WAITS.observe(self._clock() - started)
+                    return _Result(stored.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
+                seen_generation = stored.generation
+            if self._clock() > deadline:
+                REFRESH_OUTCOMES.inc("timeout")
+                raise RefreshInProgress("another worker's refresh did not finish in time")
+
+    async def _refresh_locked(
+        self,
+        creator: str,
+        seen_generation: int,
+        rejected: str | None,
+        force: bool,
+        lock: CreatorLock,
+    ) -> _Result:
+        stored = await self._load(creator)
+        if stored.generation != seen_generation and self._usable(stored.tokens, rejected):
+            return _Result(stored.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
+        if not force and self._usable(stored.tokens, rejected):
+            return _Result(stored.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
+        refresh_token = stored.tokens.refresh_token
+        if not refresh_token:
+            return await self._chain_dead(creator, stored, "no_refresh_token")
+        token_id = fingerprint(refresh_token)
+
+        sends = 0
+        while True:
+            now = self._clock()
+            attempt = await self.store.record_refresh_attempt(creator, token_id, now)
+            if now - attempt.first_attempt_at > self._grace_period - self._grace_margin:
+                # This token was presented before and no answer was ever committed; the
+                # grace window is over, so presenting it again would break the chain.
+                return await self._chain_dead(creator, stored, "refresh_response_lost")
+            await lock.extend(self._lock_ttl)
+            sends += 1
+            try:
+                fresh = await self._oauth.refresh(refresh_token)
+            except ReauthorizationRequired:
+                return await self._chain_dead(creator, stored, "invalid_grant")
+            except ClientAuthenticationError:
+                await self.store.clear_refresh_attempt(creator, token_id)
+                REFRESH_OUTCOMES.inc("invalid_client")
+                logger.error(
+                    "token endpoint rejected the client credentials (invalid_client); "
+                    "tokens kept — fix OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET"
+                )
+                raise
+            except ConcurrentRefreshError:
+                # Hydra saw our token in flight elsewhere and did not rotate: try again.
+                await self.store.clear_refresh_attempt(creator, token_id)
+                REFRESH_OUTCOMES.inc("concurrent_retry")
+                if sends >= self._max_sends:
+                    raise
+                await asyncio.sleep(0.05 * sends * (0.5 + random.random()))  # noqa: S311
+                continue
+            except (UpstreamServerError, RateLimitedError):
+                await self.store.clear_refresh_attempt(creator, token_id)
+                REFRESH_OUTCOMES.inc("transient")
+                raise
+            except UpstreamUnavailable as exc:
+                if _request_never_sent(exc):
+                    await self.store.clear_refresh_attempt(creator, token_id)
+                    REFRESH_OUTCOMES.inc("transient")
+                    raise
+                # The request may have rotated the token: re-present it while inside grace.
+                REFRESH_OUTCOMES.inc("response_lost")
+                logger.warning("refresh response lost; retrying inside the grace window")
+                if sends >= self._max_sends:
+                    raise
+                continue
+            except ProtocolError:
+                REFRESH_OUTCOMES.inc("protocol_error")
+                if sends >= self._max_sends:
+                    raise
+                continue
+            return await self._commit(creator, stored, fresh)
+
+    async def _commit(self, creator: str, stored: StoredTokens, fresh: TokenSet) -> _Result:
+        if fresh.refresh_token is None:
+            logger.warning("token response carried no refresh_token; keeping the previous one")
+            fresh = TokenSet(
+                access_token=fresh.access_token,
+                expires_at=fresh.expires_at,
+                refresh_token=stored.tokens.refresh_token,
+                scopes=fresh.scopes or stored.tokens.scopes,
+                id_token=fresh.id_token,
+            )
+        try:
+            await self.store.save(
+                creator,
+                fresh,
+                expected_generation=stored.generation,
+                keepalive_at=self._clock() + self._keepalive_interval,
+            )
+        except GenerationConflict:
+            # A newer chain was stored meanwhile (a fresh exchange): it wins.
+            REFRESH_OUTCOMES.inc("superseded")
+            current = await self._load(creator)
+            return _Result(current.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
+        REFRESH_OUTCOMES.inc("refreshed")
+        return _Result(fresh.access_token, RefreshOutcome.REFRESHED)
+
+    async def _chain_dead(self, creator: str, stored: StoredTokens, reason: str) -> _Result:
+        """Clear the dead chain and raise — unless a newer chain was stored meanwhile."""
+        marked = await self.store.mark_reauthorization_required(
+            creator, reason=reason, now=self._clock(), expected_generation=stored.generation
+        )
+        if not marked:
+            current = await self._load(creator)
+            return _Result(current.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
+        REAUTHORIZATIONS.inc(reason)
+        REFRESH_OUTCOMES.inc("reauthorization_required")
+        logger.warning("creator must re-authorize", extra={"reason": reason})
+        if self._on_reauthorization_required is not None:
+            outcome = self._on_reauthorization_required(creator, reason)
+            if inspect.isawaitable(outcome):
+                await outcome
+        raise ReauthorizationRequired(
+            f"the creator must authorize again ({reason})", reason=reason, creator=creator
+        )

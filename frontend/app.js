@@ -1,0 +1,515 @@
+// The embedded page: trade Fanvue's single-use session token for an app session, keep that
+// session in memory only, and show the creator every state they can meet.
+//
+// No build step, no dependencies, no inline script: the server fills data- attributes on
+// <main id="app"> (api base, session mode) and <html data-theme>. Server data is only ever
+// written with textContent.
+
+const THEMES = new Set(["light", "dark"]);
+
+/**
+ * The Fanvue theme from `?theme=` of `url`; `fallback` when absent or not "light"/"dark".
+ * @param {string} [url]
+ * @param {"light"|"dark"} [fallback]
+ * @returns {"light"|"dark"}
+ */
+export function getThemeFromUrl(url = globalThis.location?.href ?? "", fallback = "light") {
+  const safeFallback = THEMES.has(fallback) ? fallback : "light";
+  let theme = null;
+  try {
+    theme = new URL(url, "http://localhost/").searchParams.get("theme");
+  } catch {
+    return safeFallback;
+  }
+  const normalised = (theme ?? "").trim().toLowerCase();
+  return THEMES.has(normalised) ? normalised : safeFallback;
+}
+
+/** Map an HTTP failure of the session exchange to one of our error codes. */
+function exchangeErrorFor(status, body) {
+  const code = body && typeof body.error === "string" ? body.error : null;
+  if (code === "consent_required" || status === 403) return "consent_required";
+  if (status >= 500 || code === "upstream_unavailable") return "upstream_unavailable";
+  // 401 and malformed-input answers (400/413/415) all mean: this token cannot be used.
+  return "invalid_session_token";
+}
+
+async function readJson(response) {
+  try {
+    return await response.json();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The session-exchange state machine plus an authenticated fetch.
+ *
+ * status: "idle" | "exchanging" | "ready" | "error"
+ * error:  null | "consent_required" | "invalid_session_token" | "upstream_unavailable"
+ *         | "session_ended" | "no_token" | "network"
+ *
+ * The app session lives in this closure only: nothing is written to storage or cookies.
+ */
+export function createEmbeddedAuth({
+  apiBase = "",
+  sessionMode = "bearer",
+  fetchImpl = (...args) => globalThis.fetch(...args),
+} = {}) {
+  const cookieMode = sessionMode === "cookie";
+  const listeners = new Set();
+  let session = null;
+  let csrfToken = null;
+
+  const auth = {
+    status: "idle",
+    error: null,
+    creator: null,
+    expiresAt: null,
+    sessionMode: cookieMode ? "cookie" : "bearer",
+    get hasSession() {
+      return auth.status === "ready";
+    },
+    exchange,
+    authFetch,
+    logout,
+    subscribe,
+  };
+
+  function notify() {
+    for (const fn of listeners) {
+      try {
+        fn(auth);
+      } catch (err) {
+        console.error("embedded auth listener failed", err);
+      }
+    }
+  }
+
+  function set(status, error = null) {
+    auth.status = status;
+    auth.error = error;
+    notify();
+  }
+
+  function forgetSession() {
+    session = null;
+    csrfToken = null;
+    auth.expiresAt = null;
+  }
+
+  function url(path) {
+    return /^https?:\/\//i.test(path) ? path : `${apiBase}${path}`;
+  }
+
+  /** POST the token to the backend; resolves true when the app session is ready. */
+  async function exchange(token) {
+    forgetSession();
+    auth.creator = null;
+    if (!token) {
+      set("error", "no_token");
+      return false;
+    }
+    set("exchanging");
+    let response;
+    try {
+      response = await fetchImpl(url("/api/fanvue/session"), {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ token }),
+        credentials: cookieMode ? "include" : "same-origin",
+        cache: "no-store",
+      });
+    } catch {
+      set("error", "network");
+      return false;
+    }
+    const body = await readJson(response);
+    if (!response.ok) {
+      set("error", exchangeErrorFor(response.status, body));
+      return false;
+    }
+    if (!body || typeof body !== "object" || (!cookieMode && typeof body.session !== "string")) {
+      // Our own backend broke its contract: treat like an upstream failure.
+      set("error", "upstream_unavailable");
+      return false;
+    }
+    session = typeof body.session === "string" ? body.session : null;
+    csrfToken = typeof body.csrfToken === "string" ? body.csrfToken : null;
+    auth.expiresAt = body.expiresAt ?? null;
+    auth.creator = body.creator && typeof body.creator === "object" ? body.creator : null;
+    set("ready");
+    return true;
+  }
+
+  /**
+   * fetch() with the app session attached. A re-issued session in `X-Updated-Session`
+   * replaces the one in memory; a 401 ends the session (status "error", "session_ended").
+   */
+  async function authFetch(path, init = {}) {
+    if (auth.status !== "ready") {
+      throw new Error("authFetch: no app session (status " + auth.status + ")");
+    }
+    const headers = new Headers(init.headers ?? {});
+    if (!headers.has("Accept")) headers.set("Accept", "application/json");
+    const options = { ...init, headers, cache: init.cache ?? "no-store" };
+    if (cookieMode) {
+      options.credentials = "include";
+      if (csrfToken) headers.set("X-CSRF-Token", csrfToken);
+    } else {
+      options.credentials = init.credentials ?? "same-origin";
+      headers.set("Authorization", `Bearer ${session}`);
+    }
+    const response = await fetchImpl(url(path), options);
+    const updated = response.headers.get("X-Updated-Session");
+    if (updated) session = updated;
+    if (response.status === 401) {
+      forgetSession();
+      set("error", "session_ended");
+    }
+    return response;
+  }
+
+  /** End the app session on the server (best effort) and forget it here. */
+  async function logout() {
+    if (auth.status === "ready") {
+      try {
+        await authFetch("/api/fanvue/logout", { method: "POST" });
+      } catch {
+        // The session is dropped locally either way.
+      }
+    }
+    forgetSession();
+    set("error", "session_ended");
+  }
+
+  /** Call `fn(auth)` on every change; returns an unsubscribe function. */
+  function subscribe(fn) {
+    listeners.add(fn);
+    return () => listeners.delete(fn);
+  }
+
+  return auth;
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering
+
+/** Small DOM builder: el("p", {class: "muted"}, "text", child). Text goes in as textContent. */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") {
+      node.addEventListener(name.slice(2), value);
+    } else {
+      node.setAttribute(name, value === true ? "" : String(value));
+    }
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function initialsOf(name) {
+  const words = String(name ?? "")
+    .replace(/^@/, "")
+    .split(/[\s._-]+/)
+    .filter(Boolean);
+  const letters = words.slice(0, 2).map((w) => w[0].toUpperCase());
+  return letters.join("") || "?";
+}
+
+/** An avatar that falls back to initials when the URL is missing or fails to load. */
+function avatar(url, name, size = "lg") {
+  const wrap = el("div", { class: `avatar avatar--${size}`, "data-testid": "avatar" });
+  const initials = el("span", { class: "avatar__initials", "aria-hidden": "true" }, initialsOf(name));
+  if (typeof url === "string" && /^https?:\/\//i.test(url)) {
+    const img = el("img", {
+      class: "avatar__img",
+      src: url,
+      alt: "",
+      referrerpolicy: "no-referrer",
+      decoding: "async",
+    });
+    img.addEventListener("error", () => img.replaceWith(initials), { once: true });
+    wrap.append(img);
+  } else {
+    wrap.append(initials);
+  }
+  return wrap;
+}
+
+function icon(kind) {
+  // Decorative glyphs drawn in CSS (no inline styles, no SVG markup from data).
+  return el("div", { class: `state-icon state-icon--${kind}`, "aria-hidden": "true" });
+}
+
+function messageCard({ kind, title, lines, actions = [] }) {
+  return el(
+    "section",
+    { class: "card card--center", "data-view": kind },
+    icon(kind),
+    el("h1", { class: "title", "data-testid": "state-title" }, title),
+    lines.map((line) => el("p", { class: "muted" }, line)),
+    actions.length ? el("div", { class: "actions" }, actions) : null,
+  );
+}
+
+function handleText(handle) {
+  return handle ? `@${String(handle).replace(/^@/, "")}` : "";
+}
+
+function followersList(preview) {
+  if (!Array.isArray(preview) || preview.length === 0) return null;
+  const items = preview.slice(0, 6).map((fan) => {
+    const name = typeof fan === "string" ? fan : fan?.displayName ?? fan?.handle ?? "Fan";
+    const handle = typeof fan === "object" && fan ? handleText(fan.handle) : "";
+    return el(
+      "li",
+      { class: "fan" },
+      avatar(typeof fan === "object" && fan ? fan.avatarUrl : null, name, "sm"),
+      el("span", { class: "fan__text" }, el("span", { class: "fan__name" }, name), handle ? el("span", { class: "fan__handle" }, handle) : null),
+    );
+  });
+  return el(
+    "div",
+    { class: "section", "data-testid": "followers-preview" },
+    el("h2", { class: "section__title" }, "Latest followers"),
+    el("ul", { class: "fans" }, items),
+  );
+}
+
+function profileView({ creator, profile, loading, onLogout }) {
+  const who = profile ?? creator ?? {};
+  const name = who.displayName || who.handle || "Creator";
+  const header = el(
+    "header",
+    { class: "topbar" },
+    el(
+      "div",
+      { class: "brand" },
+      el("span", { class: "brand__dot", "aria-hidden": "true" }),
+      el("span", { class: "brand__text" }, "Connected to Fanvue"),
+    ),
+    el(
+      "button",
+      { type: "button", class: "button button--ghost", "data-testid": "logout", onclick: onLogout },
+      "Log out",
+    ),
+  );
+
+  const identity = el(
+    "div",
+    { class: "identity" },
+    avatar(who.avatarUrl, name, "lg"),
+    el(
+      "div",
+      { class: "identity__text" },
+      el("h1", { class: "identity__name", "data-testid": "creator-name" }, name),
+      el("p", { class: "identity__handle", "data-testid": "creator-handle" }, handleText(who.handle)),
+    ),
+  );
+
+  let details;
+  if (loading) {
+    details = el(
+      "div",
+      { class: "skeleton", "aria-label": "Loading your profile" },
+      el("span", { class: "skeleton__line" }),
+      el("span", { class: "skeleton__line skeleton__line--short" }),
+    );
+  } else if (profile) {
+    const role = profile.isCreator ? "Creator" : "Fan";
+    details = el(
+      "dl",
+      { class: "facts" },
+      el("div", { class: "fact" }, el("dt", {}, "Account"), el("dd", {}, el("span", { class: "pill" }, role))),
+      el("div", { class: "fact" }, el("dt", {}, "Handle"), el("dd", {}, handleText(profile.handle))),
+      profile.uuid
+        ? el("div", { class: "fact" }, el("dt", {}, "Creator ID"), el("dd", { class: "mono" }, String(profile.uuid)))
+        : null,
+    );
+  }
+
+  return el(
+    "div",
+    { class: "stack", "data-view": "ready" },
+    header,
+    el(
+      "section",
+      { class: "card profile", "data-testid": "profile-card", "aria-busy": loading ? "true" : "false" },
+      identity,
+      details,
+      profile ? followersList(profile.followersPreview) : null,
+    ),
+    el(
+      "p",
+      { class: "footnote" },
+      "Your Fanvue sign-in stays on this app's server; this page only holds a short-lived session.",
+    ),
+  );
+}
+
+const COPY = {
+  no_token: {
+    kind: "info",
+    title: "Open this app from Fanvue",
+    lines: [
+      "This page runs inside Fanvue. Go to your Fanvue dashboard, open Apps and launch it from there.",
+    ],
+  },
+  invalid_session_token: {
+    kind: "expired",
+    title: "This link has expired",
+    lines: [
+      "Fanvue opens apps with a sign-in link that works once and only for about a minute.",
+      "Close the app and open it again from Fanvue to continue.",
+    ],
+  },
+  single_use: {
+    kind: "expired",
+    title: "Reopen the app to try again",
+    lines: [
+      "The sign-in link Fanvue opened this app with can only be used once.",
+      "Close the app and open it again from Fanvue to get a fresh one.",
+    ],
+  },
+  consent_required: {
+    kind: "consent",
+    title: "Approve this app in Fanvue",
+    lines: [
+      "Before this app can see your account, you need to allow it in Fanvue.",
+      "Open the app's page in Fanvue, choose Approve access, then reopen the app here.",
+    ],
+  },
+  upstream_unavailable: {
+    kind: "upstream",
+    title: "Fanvue isn't responding",
+    lines: ["We couldn't reach Fanvue just now. This is usually temporary."],
+  },
+  session_ended: {
+    kind: "ended",
+    title: "Your session has ended",
+    lines: ["For your security you were signed out. Reopen the app from Fanvue to continue."],
+  },
+  logged_out: {
+    kind: "ended",
+    title: "You're logged out",
+    lines: ["Reopen the app from Fanvue whenever you want to sign in again."],
+  },
+};
+
+/** The page: owns the view state, renders into <main id="app">. */
+function mountApp(root, auth) {
+  const view = { state: "exchanging", profile: null, loading: false, variant: null };
+
+  function setState(state, extra = {}) {
+    Object.assign(view, { variant: null }, extra, { state });
+    render();
+  }
+
+  async function loadProfile() {
+    setState("ready", { loading: true, profile: null });
+    let response;
+    try {
+      response = await auth.authFetch("/api/me");
+    } catch {
+      if (auth.status === "ready") setState("upstream_unavailable");
+      return;
+    }
+    if (response.status === 401) return; // the auth subscription shows "session_ended"
+    const body = response.ok ? await readJson(response) : null;
+    if (!response.ok || !body || typeof body !== "object") {
+      setState("upstream_unavailable");
+      return;
+    }
+    setState("ready", { loading: false, profile: body });
+  }
+
+  function retry() {
+    if (auth.status === "ready") {
+      loadProfile();
+    } else {
+      // The session token was single-use: the only way forward is a fresh one from Fanvue.
+      setState("invalid_session_token", { variant: "single_use" });
+    }
+  }
+
+  async function onLogout(event) {
+    event.currentTarget.disabled = true;
+    await auth.logout();
+    setState("session_ended", { variant: "logged_out" });
+  }
+
+  auth.subscribe(() => {
+    if (auth.status === "exchanging") setState("exchanging");
+    else if (auth.status === "error" && view.variant !== "logged_out") {
+      const state = auth.error === "network" ? "upstream_unavailable" : auth.error;
+      if (state !== view.state) setState(state);
+    }
+  });
+
+  function render() {
+    root.dataset.state = view.state;
+    root.setAttribute("aria-busy", view.state === "exchanging" || view.loading ? "true" : "false");
+    let content;
+    if (view.state === "exchanging") {
+      content = el(
+        "section",
+        { class: "card card--center", "data-view": "exchanging" },
+        el("div", { class: "spinner", role: "progressbar", "aria-label": "Connecting" }),
+        el("h1", { class: "title", "data-testid": "state-title" }, "Connecting to Fanvue…"),
+        el("p", { class: "muted" }, "Signing you in securely. This only takes a moment."),
+      );
+    } else if (view.state === "ready") {
+      content = profileView({ creator: auth.creator, profile: view.profile, loading: view.loading, onLogout });
+    } else {
+      const copy = COPY[view.variant ?? view.state] ?? COPY.upstream_unavailable;
+      const actions = [];
+      if (view.state === "upstream_unavailable") {
+        actions.push(
+          el("button", { type: "button", class: "button", "data-testid": "retry", onclick: retry }, "Retry"),
+        );
+      }
+      content = messageCard({ ...copy, actions });
+    }
+    root.replaceChildren(content);
+  }
+
+  return { loadProfile, render, view };
+}
+
+/** Remove `token` from the address bar without a navigation (keeps theme and the rest). */
+function scrubTokenFromAddressBar() {
+  const current = new URL(location.href);
+  if (!current.searchParams.has("token")) return;
+  current.searchParams.delete("token");
+  history.replaceState(history.state, "", current.pathname + current.search + current.hash);
+}
+
+export async function main(root = document.getElementById("app")) {
+  const token = new URL(location.href).searchParams.get("token");
+  scrubTokenFromAddressBar();
+
+  const html = document.documentElement;
+  html.dataset.theme = getThemeFromUrl(location.href, THEMES.has(html.dataset.theme) ? html.dataset.theme : "light");
+
+  const auth = createEmbeddedAuth({
+    apiBase: root.dataset.apiBase ?? "",
+    sessionMode: root.dataset.sessionMode === "cookie" ? "cookie" : "bearer",
+  });
+  const page = mountApp(root, auth);
+  page.render();
+  if (await auth.exchange(token)) await page.loadProfile();
+  return auth;
+}
+
+// Run only on the real page (the template sets data-session-mode), so tests can import this
+// module on a blank page for its exports.
+if (typeof document !== "undefined") {
+  const root = document.getElementById("app");
+  if (root && root.hasAttribute("data-session-mode")) main(root);
+}

@@ -1,0 +1,59 @@
+"""A real redis-server for the test session, on a free loopback port in a temp dir."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+
+from .servers import free_port, wait_for_port
+
+
+@contextlib.contextmanager
+def run_redis_server(
+    *extra_args: str,
+    appendonly: bool = False,
+    port: int | None = None,
+    directory: str | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start ``redis-server``; yields ``(url, process)``. Everything is removed afterwards."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed; run scripts/setup")
+    port = port or free_port()
+    owned_dir = directory is None
+    workdir = directory or tempfile.mkdtemp(prefix="fve-redis-")
+    args = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        workdir,
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if appendonly else "no",
+        "--protected-mode",
+        "no",
+        "--logfile",
+        "redis.log",
+        *extra_args,
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port("127.0.0.1", port, proc=proc)
+        yield f"redis://127.0.0.1:{port}/0", proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if owned_dir:
+            shutil.rmtree(workdir, ignore_errors=True)

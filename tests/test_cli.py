@@ -1,0 +1,87 @@
+"""The command line: the emulator command over a real socket, the README's curl session, keys."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from fanvue_embedded.cli import dev_environment, main
+from fanvue_embedded.config import Settings, parse_encryption_keys
+from tests.support.servers import free_port, spawn
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "fanvue_embedded.cli"]
+
+
+def test_emulator_command_serves_and_readme_curl_session_works(tmp_path: Path) -> None:
+    port = free_port()
+    with spawn(
+        [*CLI, "emulator", "--host", "127.0.0.1", "--port", str(port)],
+        host="127.0.0.1",
+        port=port,
+        log_path=tmp_path / "emulator.log",
+    ):
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/_emulator/app").json()["client_id"] == "fanvue-embedded-dev"
+        demo = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "curl-demo"), base],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert demo.returncode == 0, demo.stderr
+    assert '"handle":"luna.rivers"' in demo.stdout
+    assert "'rotations': 1, 'chain_breaks': 0" in demo.stdout
+    banner = (tmp_path / "emulator.log").read_text()
+    assert "fanvue-embedded-dev" in banner  # the registered app is printed at start
+
+
+def test_keys_generate_prints_a_usable_key(capsys: object) -> None:
+    import pytest
+
+    assert isinstance(capsys, pytest.CaptureFixture)
+    assert main(["keys", "generate", "--key-id", "k7"]) == 0
+    line = capsys.readouterr().out.strip()
+    keys = parse_encryption_keys(line)
+    assert keys[0].key_id == "k7"
+    assert len(keys[0].key) == 32
+
+
+def test_dev_environment_is_valid_settings_and_keeps_redis() -> None:
+    env = dev_environment(
+        app_url="http://127.0.0.1:8000", platform_url="http://localhost:9000", environ={}
+    )
+    settings = Settings.from_env(env)
+    assert settings.development
+    assert settings.platform_origin == "http://localhost:9000"
+    assert settings.redis_url is None
+    with_redis = dev_environment(
+        app_url="http://127.0.0.1:8000",
+        platform_url="http://localhost:9000",
+        environ={"REDIS_URL": "redis://127.0.0.1:1/0"},
+    )
+    assert Settings.from_env(with_redis).token_encryption_keys  # a dev key is supplied
+
+
+def test_serve_refuses_bad_production_config(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CLI, "serve", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "OAUTH_CLIENT_ID": "app",
+            "OAUTH_CLIENT_SECRET": "changeme",
+            "OAUTH_REDIRECT_URI": "https://app.example/cb",
+            "SESSION_SECRET": "a-long-enough-session-secret-0123456789",
+        },
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "OAUTH_CLIENT_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
