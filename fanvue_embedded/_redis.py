@@ -24,7 +24,13 @@ from redis.asyncio.sentinel import Sentinel
 
 from .errors import ConfigurationError, StoreUnavailable
 
-__all__ = ["RedisClient", "ensure_bytes_client", "redis_from_url", "translate_redis_errors"]
+__all__ = [
+    "RedisClient",
+    "close_redis",
+    "ensure_bytes_client",
+    "redis_from_url",
+    "translate_redis_errors",
+]
 
 RedisClient: TypeAlias = Redis | RedisCluster
 
@@ -116,7 +122,18 @@ def _sentinel_master(netloc: str, path: str, *, tls: bool, **kwargs: Any) -> Red
     # Sentinels get only the socket options: their auth differs from the master's.
     sentinel = Sentinel(sentinels, **kwargs)  # type: ignore[no-untyped-call]
     master: Redis = sentinel.master_for(segments[0], redis_class=Redis)
+    # The sentinel clients hold their own connections; close_redis() closes them too.
+    master._fve_sentinel = sentinel  # type: ignore[attr-defined]
     return master
+
+
+async def close_redis(client: RedisClient) -> None:
+    """Close ``client`` and, for a Sentinel-discovered master, the sentinel connections."""
+    await client.aclose()
+    sentinel = getattr(client, "_fve_sentinel", None)
+    if sentinel is not None:
+        for sentinel_client in sentinel.sentinels:
+            await sentinel_client.aclose()
 
 
 def ensure_bytes_client(client: RedisClient) -> None:

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ._redis import RedisClient, ensure_bytes_client, redis_from_url, translate_redis_errors
+from ._redis import (
+    RedisClient,
+    close_redis,
+    ensure_bytes_client,
+    redis_from_url,
+    translate_redis_errors,
+)
 from .models import Clock, system_clock
 
 __all__ = ["EphemeralStore", "MemoryEphemeralStore", "RedisEphemeralStore"]
@@ -172,4 +178,4 @@ class RedisEphemeralStore:
 
     async def aclose(self) -> None:
         if self._close_client:
-            await self._redis.aclose()
+            await close_redis(self._redis)

@@ -29,7 +29,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from ._redis import RedisClient, ensure_bytes_client, redis_from_url, translate_redis_errors
+from ._redis import (
+    RedisClient,
+    close_redis,
+    ensure_bytes_client,
+    redis_from_url,
+    translate_redis_errors,
+)
 from .crypto import Keyring
 from .errors import GenerationConflict, StoreError, StoreUnavailable
 from .lock import CreatorLock, MemoryCreatorLock, RedisCreatorLock
@@ -710,4 +716,4 @@ class RedisTokenStore:
 
     async def aclose(self) -> None:
         if self._close_client:
-            await self._redis.aclose()
+            await close_redis(self._redis)
