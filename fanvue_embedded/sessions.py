@@ -137,13 +137,14 @@ class AppSessionManager:
         if not sep or not body or not signature:
             raise AppSessionError("malformed app session")
         expected = hmac.new(self._signing_key, body.encode("ascii", "replace"), hashlib.sha256)
+        # Compare the canonical spelling: a session has exactly one valid form, so padding,
+        # '+'/'/' or stray characters in the signature never authenticate.
+        if not hmac.compare_digest(_b64encode(expected.digest()).encode(), signature.encode()):
+            raise AppSessionError("app session signature mismatch")
         try:
-            presented = _b64decode(signature)
             payload = json.loads(_b64decode(body))
         except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
             raise AppSessionError("malformed app session") from exc
-        if not hmac.compare_digest(expected.digest(), presented):
-            raise AppSessionError("app session signature mismatch")
         if (
             not isinstance(payload, dict)
             or not isinstance(payload.get("sub"), str)

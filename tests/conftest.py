@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -9,6 +10,7 @@ import pytest
 import redis
 
 from tests.support.emulator import EmulatorHandle
+from tests.support.leaks import FIGURES, LogCapture, find_leaks, scan_log_files, scan_redis
 from tests.support.redis_server import run_redis_server
 from tests.support.servers import serve_in_thread
 
@@ -58,3 +60,42 @@ def emulator(emulator_server: EmulatorHandle) -> EmulatorHandle:
     """The session's emulator, reset to its start state before the test."""
     emulator_server.reset()
     return emulator_server
+
+
+# --- security scans (tests/test_security.py, tests/support/leaks.py) --------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def security_scans(
+    redis_server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Capture every log record of the run; at the end scan logs and Redis for secrets."""
+    capture = LogCapture()
+    root = logging.getLogger()
+    previous_level = root.level
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)  # app code logs rejections at INFO: look at those too
+    root.addHandler(capture)
+    try:
+        yield
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(previous_level)
+        lines = capture.lines()
+        file_lines, file_leaks = scan_log_files(tmp_path_factory.getbasetemp())
+        FIGURES.log_lines = len(lines) + file_lines
+        FIGURES.log_leaks = find_leaks(lines, source="root logger") + file_leaks
+        FIGURES.log_scanned = True
+        FIGURES.redis_keys, FIGURES.redis_leaks = scan_redis(redis_server_url)
+        FIGURES.redis_scanned = True
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A leak fails the run even when every test passed.
+    if FIGURES.failed() and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in FIGURES.summary():
+        terminalreporter.write_line(line, red=FIGURES.failed(), bold=line.startswith("security"))

@@ -31,6 +31,7 @@ from ..tokens import OnReauthorizationRequired
 from .auth import CreatorContext, authenticated
 from .middleware import RequestIdMiddleware
 from .oauth_routes import oauth_callback, oauth_login
+from .openapi import OPENAPI_PATH, openapi_json
 from .page import embed_page, frontend_directory
 from .responses import error_response
 from .routes import healthz, logout, me, metrics, readyz, session_exchange
@@ -104,6 +105,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route(OPENAPI_PATH, openapi_json, methods=["GET"]),
             *routes,
         ],
         middleware=[Middleware(RequestIdMiddleware)],

@@ -20,6 +20,7 @@ from ..client import FanvueClient
 from ..errors import (
     AppSessionError,
     ReauthorizationRequired,
+    StoreError,
     StoreUnavailable,
     TransientError,
 )
@@ -142,6 +143,11 @@ def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         except TransientError as exc:
             logger.warning("upstream or store trouble in %s: %s", request.url.path, exc.code)
             return error_response(502, "upstream_unavailable")
+        except StoreError as exc:
+            # Undecryptable tokens mean a key is missing here (TOKEN_ENCRYPTION_KEYS differs
+            # between replicas?) — an operator problem; the stored value is left untouched.
+            logger.error("stored tokens unusable in %s: %s", request.url.path, exc.code)
+            return error_response(503, "service_unavailable")
         attach_renewal(request, response, session)
         return response
 

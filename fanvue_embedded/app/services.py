@@ -68,7 +68,7 @@ def build_services(
     if store is None or ephemeral is None:
         if settings.redis_url is not None:
             redis = redis_from_url(settings.redis_url.get_secret_value())
-            store = store or RedisTokenStore(redis, _keyring(settings))
+            store = store or RedisTokenStore(redis, _keyring(settings), close_client=True)
             ephemeral = ephemeral or RedisEphemeralStore(redis)
         elif settings.development:
             store = store or MemoryTokenStore(_keyring(settings), clock=clock)
