@@ -51,6 +51,8 @@ from .platform import PlatformClient
 from .sessions import AppSessionManager
 from .store import MemoryTokenStore, RedisTokenStore, TokenStore
 from .tokens import RefreshOutcome, TokenManager
+from .webhooks import WebhookEvent, WebhookRegistry, parse_event, verify_signature
+from .worker import KeepaliveWorker
 
 if TYPE_CHECKING:
     from .app import create_app
@@ -73,6 +75,7 @@ __all__ = [
     "ForbiddenError",
     "GenerationConflict",
     "InvalidSessionToken",
+    "KeepaliveWorker",
     "Keyring",
     "MemoryTokenStore",
     "NotFoundError",
@@ -100,12 +103,16 @@ __all__ = [
     "UnauthorizedError",
     "UpstreamServerError",
     "UpstreamUnavailable",
+    "WebhookEvent",
+    "WebhookRegistry",
     "WebhookVerificationError",
     "__version__",
     "code_challenge_s256",
     "create_app",
     "generate_code_verifier",
     "generate_state",
+    "parse_event",
+    "verify_signature",
 ]
 
 

@@ -7,6 +7,7 @@ worker     the keepalive worker: refreshes stored chains before they go stale
 keys       generate an encryption key for TOKEN_ENCRYPTION_KEYS; rotate (re-encrypt all)
 tokens     list / revoke stored token sets (never prints a token)
 check      the doctor: configuration, Redis persistence, Fanvue endpoints, scopes
+webhooks   send a signed test event to any URL
 
 Environment is read here and in ``app``'s entry points only.
 """
@@ -29,6 +30,7 @@ from ._devdefaults import (
     DEV_ENCRYPTION_KEY,
     DEV_SCOPES,
     DEV_SESSION_SECRET,
+    DEV_WEBHOOK_SECRET,
 )
 from .errors import ConfigurationError
 from .logs import configure_logging
@@ -62,6 +64,7 @@ def dev_environment(
         "OAUTH_ISSUER_BASE_URL": platform_url,
         "API_BASE_URL": platform_url,
         "PUBLIC_URL": app_url,
+        "FANVUE_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET,
     }
     for name in ("REDIS_URL", "TOKEN_ENCRYPTION_KEYS", "SESSION_COOKIE_NAME"):
         if environ.get(name):
@@ -250,12 +253,29 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("creator", help="the creator's uuid")
 
     commands.add_parser("check", help="doctor: configuration, Redis, Fanvue endpoints, scopes")
+    commands.add_parser(
+        "worker", help="keepalive worker: refresh stored chains before they go stale"
+    )
+
+    webhooks = commands.add_parser("webhooks", help="send a signed test event (development)")
+    webhook_commands = webhooks.add_subparsers(
+        dest="webhooks_command", required=True, metavar="action"
+    )
+    send = webhook_commands.add_parser("send", help="sign and POST one event to --url")
+    send.add_argument("--url", required=True, help="e.g. http://127.0.0.1:8000/webhooks/fanvue")
+    send.add_argument("--type", required=True, dest="event_type", help="e.g. tip, follower.new")
+    send.add_argument("--data", default="{}", help="the event's data as a JSON object")
+    send.add_argument(
+        "--secret",
+        default=os.environ.get("FANVUE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
+        help="signing secret (default: $FANVUE_WEBHOOK_SECRET, else the dev secret)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(logging.INFO, json_format=args.command == "serve")
+    configure_logging(logging.INFO, json_format=args.command in ("serve", "worker"))
     try:
         if args.command == "emulator":
             _run_emulator(args)
@@ -269,6 +289,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_run_tokens(args))
         elif args.command == "check":
             return asyncio.run(_run_check())
+        elif args.command == "worker":
+            from .config import Settings
+            from .worker import run_worker
+
+            asyncio.run(run_worker(Settings.from_env()))
+        elif args.command == "webhooks":
+            from .webhooks import cli_send
+
+            return asyncio.run(cli_send(args.url, args.event_type, args.data, args.secret))
     except ConfigurationError as exc:
         print(f"fanvue-embedded: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 
@@ -50,6 +51,7 @@ from .store import StoredTokens, TokenStore
 __all__ = ["OnReauthorizationRequired", "RefreshOutcome", "TokenManager", "fingerprint"]
 
 logger = logging.getLogger("fanvue_embedded.tokens")
+_T = TypeVar("_T")
 
 OnReauthorizationRequired = Callable[[str, str], Awaitable[None] | None]
 """Called with ``(creator_uuid, reason)`` once when a creator's chain is found dead."""
@@ -114,6 +116,7 @@ class TokenManager:
         self._on_reauthorization_required = on_reauthorization_required
         self._clock = clock
         self._inflight: dict[str, asyncio.Task[_Result]] = {}
+        self._reads: dict[str, asyncio.Task[StoredTokens]] = {}
 
     def __repr__(self) -> str:
         return f"TokenManager(store={type(self.store).__name__}, leeway={self.leeway})"
@@ -125,18 +128,31 @@ class TokenManager:
 
         ``rejected`` is a token the API just refused with 401: a different one is returned.
         """
-        stored = await self._load(creator)
+        stored = await self._shared_load(creator)
         if self._usable(stored.tokens, rejected):
             return stored.tokens.access_token
         result = await self._single_flight(creator, stored.generation, rejected, force=False)
         return result.access_token
 
-    async def refresh(self, creator: str, *, force: bool = True) -> RefreshOutcome:
-        """Refresh now (the keepalive path). ``ALREADY_FRESH`` if another worker just did."""
+    async def refresh(
+        self, creator: str, *, force: bool = True, min_age: float = 0.0
+    ) -> RefreshOutcome:
+        """Refresh now (the keepalive path). ``ALREADY_FRESH`` if another worker just did.
+
+        ``min_age``: a forced refresh is skipped (``ALREADY_FRESH``) when the stored set was
+        written less than ``min_age`` seconds ago — checked again under the lock. Two keepalive
+        workers that picked the same due creator would otherwise both refresh it: the second
+        one may read the store only after the first one's commit, so the generation alone
+        cannot tell it that the work is done.
+        """
         stored = await self._load(creator)
         if not force and self._usable(stored.tokens, None):
             return RefreshOutcome.ALREADY_FRESH
-        result = await self._single_flight(creator, stored.generation, None, force=force)
+        if self._written_within(stored, min_age):
+            return RefreshOutcome.ALREADY_FRESH
+        result = await self._single_flight(
+            creator, stored.generation, None, force=force, min_age=min_age
+        )
         return result.outcome
 
     def provider(self, creator: str) -> AccessTokenProvider:
@@ -159,6 +175,9 @@ class TokenManager:
 
     # -- internals ---------------------------------------------------------------------
 
+    def _written_within(self, stored: StoredTokens, min_age: float) -> bool:
+        return min_age > 0 and self._clock() - stored.updated_at < min_age
+
     def _usable(self, tokens: TokenSet, rejected: str | None) -> bool:
         if rejected is not None and tokens.access_token == rejected:
             return False
@@ -174,21 +193,60 @@ class TokenManager:
             )
         return stored
 
+    async def _shared_load(self, creator: str) -> StoredTokens:
+        """The fast path's read, shared by the coroutines that ask at the same moment: a
+        storm of N callers at expiry costs one store round trip per process, not N. (A
+        joined read began a moment before this call; that is harmless here, because an
+        expired or rejected token sends the caller to the coordinator, which re-reads.)"""
+        task = self._reads.get(creator)
+        if task is None or task.done():
+            task = asyncio.ensure_future(self._load(creator))
+            self._reads[creator] = task
+            task.add_done_callback(self._forget(self._reads, creator))
+        return await asyncio.shield(task)
+
     async def _single_flight(
-        self, creator: str, seen_generation: int, rejected: str | None, *, force: bool
+        self,
+        creator: str,
+        seen_generation: int,
+        rejected: str | None,
+        *,
+        force: bool,
+        min_age: float = 0.0,
     ) -> _Result:
         task = self._inflight.get(creator)
-        if task is None:
+        # A finished task whose done-callback has not run yet must not be joined: its result
+        # may be the very token this caller was just refused with.
+        if task is None or task.done():
             task = asyncio.ensure_future(
-                self._coordinate(creator, seen_generation, rejected, force)
+                self._coordinate(creator, seen_generation, rejected, force, min_age)
             )
             self._inflight[creator] = task
-            task.add_done_callback(lambda _: self._inflight.pop(creator, None))
+            task.add_done_callback(self._forget(self._inflight, creator))
         # shield: one caller being cancelled must not cancel the refresh the others wait on.
         return await asyncio.shield(task)
 
+    @staticmethod
+    def _forget(
+        registry: dict[str, asyncio.Task[_T]], creator: str
+    ) -> Callable[[asyncio.Task[_T]], None]:
+        def forget(task: asyncio.Task[_T]) -> None:
+            if registry.get(creator) is task:  # a newer one may have replaced it
+                del registry[creator]
+            if not task.cancelled():
+                # Every joiner may have been cancelled (shield): mark the outcome as seen so
+                # asyncio does not log "exception was never retrieved".
+                task.exception()
+
+        return forget
+
     async def _coordinate(
-        self, creator: str, seen_generation: int, rejected: str | None, force: bool
+        self,
+        creator: str,
+        seen_generation: int,
+        rejected: str | None,
+        force: bool,
+        min_age: float = 0.0,
     ) -> _Result:
         started = self._clock()
         deadline = started + self._wait_timeout
@@ -199,7 +257,7 @@ class TokenManager:
                 LOCK_WAITS.observe(self._clock() - started)
                 try:
                     return await self._refresh_locked(
-                        creator, seen_generation, rejected, force, lock
+                        creator, seen_generation, rejected, force, lock, min_age
                     )
                 finally:
                     await lock.release()
@@ -223,11 +281,14 @@ class TokenManager:
         rejected: str | None,
         force: bool,
         lock: CreatorLock,
+        min_age: float = 0.0,
     ) -> _Result:
         stored = await self._load(creator)
         if stored.generation != seen_generation and self._usable(stored.tokens, rejected):
             return _Result(stored.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
         if not force and self._usable(stored.tokens, rejected):
+            return _Result(stored.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
+        if self._written_within(stored, min_age) and self._usable(stored.tokens, rejected):
             return _Result(stored.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
         refresh_token = stored.tokens.refresh_token
         if not refresh_token:

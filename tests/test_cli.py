@@ -85,3 +85,34 @@ def test_serve_refuses_bad_production_config(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "OAUTH_CLIENT_SECRET" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_webhooks_send_exit_codes() -> None:
+    unreachable = f"http://127.0.0.1:{free_port()}/webhooks/fanvue"
+    result = subprocess.run(
+        [
+            *CLI,
+            "webhooks",
+            "send",
+            "--url",
+            unreachable,
+            "--type",
+            "tip",
+            "--data",
+            '{"amount": 5}',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    bad = subprocess.run(
+        [*CLI, "webhooks", "send", "--url", unreachable, "--type", "tip", "--data", "not json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "dev-webhook-secret" not in result.stdout + result.stderr + bad.stdout + bad.stderr

@@ -18,7 +18,8 @@ FROZEN = {
     "StateMismatchError", "StoreError", "StoreUnavailable", "TokenManager", "TokenSet",
     "TokenStore", "TransientError", "UnauthorizedError", "UpstreamServerError",
     "UpstreamUnavailable", "WebhookVerificationError", "__version__", "code_challenge_s256",
-    "create_app", "generate_code_verifier", "generate_state",
+    "create_app", "generate_code_verifier", "generate_state", "KeepaliveWorker",
+    "WebhookEvent", "WebhookRegistry", "parse_event", "verify_signature",
 }  # fmt: skip
 
 

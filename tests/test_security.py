@@ -468,6 +468,8 @@ def test_session_signature_has_one_spelling(served_session: tuple[str, str]) -> 
         f"{body}.{signature}=",  # padding
         f"{body}.{signature.replace('-', '+').replace('_', '/')}",  # the other alphabet
     ]
+    # A signature without '-' or '_' has no other-alphabet spelling: drop the identical variant.
+    variants = [variant for variant in variants if variant != token]
     with httpx.Client(base_url=base_url, timeout=30) as client:
         statuses = [client.get("/api/me", headers=_bearer(v)).status_code for v in variants]
     assert statuses == [401] * len(variants)

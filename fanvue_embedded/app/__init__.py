@@ -23,11 +23,13 @@ from starlette.staticfiles import StaticFiles
 
 from ..config import Settings
 from ..ephemeral import EphemeralStore
+from ..errors import ConfigurationError
 from ..exchange import OnTokens
 from ..logs import configure_logging
 from ..models import Clock, system_clock
 from ..store import TokenStore
 from ..tokens import OnReauthorizationRequired
+from ..webhooks import WebhookRegistry
 from .auth import CreatorContext, authenticated
 from .middleware import RequestIdMiddleware
 from .oauth_routes import oauth_callback, oauth_login
@@ -36,6 +38,7 @@ from .page import embed_page, frontend_directory
 from .responses import error_response
 from .routes import healthz, logout, me, metrics, readyz, session_exchange
 from .services import Services, build_services
+from .webhook_route import webhook_route
 
 __all__ = [
     "CreatorContext",
@@ -72,8 +75,22 @@ def create_app(
     on_reauthorization_required: OnReauthorizationRequired | None = None,
     http: httpx.AsyncClient | None = None,
     clock: Clock = system_clock,
+    webhooks: WebhookRegistry | None = None,
 ) -> Starlette:
-    """Build the service. ``routes`` are yours (wrap handlers with ``authenticated``)."""
+    """Build the service. ``routes`` are yours (wrap handlers with ``authenticated``).
+
+    ``POST /webhooks/fanvue`` is mounted when ``webhooks`` (your handlers) is given or
+    ``FANVUE_WEBHOOK_SECRET`` is set; it needs that secret to verify anything.
+    """
+    if webhooks is not None and not settings.webhook_secrets:
+        raise ConfigurationError(
+            "webhook handlers were given but FANVUE_WEBHOOK_SECRET is not set: every delivery "
+            "would be rejected. Set it to the app's webhook signing secret.",
+            variable="FANVUE_WEBHOOK_SECRET",
+        )
+    webhook_routes: list[BaseRoute] = []
+    if settings.webhook_secrets:
+        webhook_routes.append(webhook_route(webhooks or WebhookRegistry()))
     services = build_services(
         settings,
         store=store,
@@ -106,6 +123,7 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route(OPENAPI_PATH, openapi_json, methods=["GET"]),
+            *webhook_routes,
             *routes,
         ],
         middleware=[Middleware(RequestIdMiddleware)],

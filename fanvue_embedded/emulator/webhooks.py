@@ -2,6 +2,11 @@
 
 ``X-Fanvue-Signature: t=<unix seconds>,v0=<hex HMAC-SHA256 of "{t}.{raw body}">``. Sent with
 ``urllib`` in a worker thread so the emulator needs no HTTP client library.
+
+Body: ``{"id", "type", "createdAt", "data"}``. The event types and ``data`` fields below are
+the ones ``fanvue_embedded.webhooks`` models (its docstring has the table; amounts in minor
+units). A send with no ``data`` gets the sample for its type, so a click or a bare
+``{"type": "tip"}`` produces a realistic event.
 """
 
 from __future__ import annotations
@@ -16,6 +21,47 @@ import uuid
 from typing import Any
 
 TIMEOUT_SECONDS = 10.0
+
+_CREATOR = "00000000-0000-4000-8000-00000000c0de"
+_FAN = "00000000-0000-4000-8000-0000000000fa"
+SAMPLE_DATA: dict[str, dict[str, Any]] = {
+    "message.received": {
+        "creatorUuid": _CREATOR,
+        "messageUuid": "00000000-0000-4000-8000-000000000001",
+        "fanUuid": _FAN,
+        "text": "Hi! Loved your last post.",
+    },
+    "message.read": {
+        "creatorUuid": _CREATOR,
+        "messageUuid": "00000000-0000-4000-8000-000000000002",
+        "fanUuid": _FAN,
+    },
+    "follower.new": {"creatorUuid": _CREATOR, "fanUuid": _FAN, "fanHandle": "sample.fan"},
+    "subscriber.new": {
+        "creatorUuid": _CREATOR,
+        "fanUuid": _FAN,
+        "fanHandle": "sample.fan",
+        "amount": 999,
+        "currency": "USD",
+    },
+    "purchase": {
+        "creatorUuid": _CREATOR,
+        "fanUuid": _FAN,
+        "purchaseUuid": "00000000-0000-4000-8000-000000000003",
+        "itemType": "message",
+        "itemUuid": "00000000-0000-4000-8000-000000000004",
+        "amount": 1500,
+        "currency": "USD",
+    },
+    "tip": {
+        "creatorUuid": _CREATOR,
+        "fanUuid": _FAN,
+        "tipUuid": "00000000-0000-4000-8000-000000000005",
+        "amount": 500,
+        "currency": "USD",
+        "message": "Thank you!",
+    },
+}
 
 
 class WebhookError(Exception):
@@ -43,6 +89,8 @@ async def send_webhook(
 ) -> dict[str, Any]:
     """POST one event; returns ``{"id", "status"}`` (the app's HTTP status)."""
     event_id = str(uuid.uuid4())
+    if not data:
+        data = dict(SAMPLE_DATA.get(event_type, {}))
     body = json.dumps({"id": event_id, "type": event_type, "createdAt": timestamp, "data": data})
     raw = body.encode()
     headers = {
