@@ -99,3 +99,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in FIGURES.summary():
         terminalreporter.write_line(line, red=FIGURES.failed(), bold=line.startswith("security"))
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_server_url() -> Iterator[str]:
+    """A real 3-master Redis Cluster for the session (started only when a test asks)."""
+    from tests.support.redis_cluster import run_redis_cluster
+
+    with run_redis_cluster(3) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster_server_url: str) -> str:
+    """The session's cluster, emptied on every master before the test."""
+    from tests.support.redis_cluster import flush_cluster
+
+    flush_cluster(redis_cluster_server_url)
+    return redis_cluster_server_url

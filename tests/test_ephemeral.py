@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 import redis.asyncio as aioredis
 
+from fanvue_embedded._redis import redis_from_url
 from fanvue_embedded.ephemeral import MemoryEphemeralStore, RedisEphemeralStore
 from fanvue_embedded.errors import ConfigurationError
 
@@ -28,8 +29,10 @@ class Harness:
     """Let every TTL run out."""
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def harness(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Harness]:
+    if request.param == "cluster":  # a real 3-master Redis Cluster
+        redis_url = request.getfixturevalue("redis_cluster_url")
     if request.param == "memory":
         clock = FakeClock()
         memory = MemoryEphemeralStore(clock)
@@ -39,7 +42,7 @@ async def harness(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterat
 
         yield Harness(memory, advance)
         return
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_from_url(redis_url)
     store = RedisEphemeralStore(client)
 
     async def wait_out() -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 import redis.asyncio as aioredis
 
+from fanvue_embedded._redis import redis_from_url
 from fanvue_embedded.errors import RefreshInProgress
 from fanvue_embedded.lock import CreatorLock, MemoryCreatorLock, RedisCreatorLock
 
@@ -30,8 +31,10 @@ class LockFactory:
     """The owner token currently stored for the name."""
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def locks(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[LockFactory]:
+    if request.param == "cluster":  # a real 3-master Redis Cluster
+        redis_url = request.getfixturevalue("redis_cluster_url")
     if request.param == "memory":
         clock = FakeClock()
         registry: dict[str, tuple[str, float]] = {}
@@ -49,7 +52,7 @@ async def locks(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator
         yield LockFactory(make_memory, lapse_memory, holder_memory)
         return
 
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_from_url(redis_url)
 
     def make_redis(name: str, ttl: float, **kwargs: float) -> CreatorLock:
         return RedisCreatorLock(client, name, ttl, **kwargs)

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-import redis.asyncio as aioredis
 
+from fanvue_embedded._redis import redis_from_url
 from fanvue_embedded.config import EncryptionKey
 from fanvue_embedded.crypto import Keyring
 from fanvue_embedded.errors import DecryptionError, GenerationConflict
@@ -52,8 +52,10 @@ class Harness:
     """Copy the raw stored ciphertext of one creator onto another (an attacker with DB access)."""
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def harness(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Harness]:
+    if request.param == "cluster":  # a real 3-master Redis Cluster
+        redis_url = request.getfixturevalue("redis_cluster_url")
     clock = FakeClock()
     first_key = key("k1")
     keyring = Keyring([first_key])
@@ -69,7 +71,7 @@ async def harness(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterat
         yield Harness(memory, clock, first_key, copy_memory)
         return
     store = RedisTokenStore.from_url(redis_url, keyring, clock=clock)
-    raw = aioredis.Redis.from_url(redis_url)
+    raw = redis_from_url(redis_url)
 
     async def copy_redis(source: str, target: str) -> None:
         fields = await raw.hgetall(f"fve:{{{source}}}:t")
