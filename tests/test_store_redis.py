@@ -26,6 +26,7 @@ from fanvue_embedded.errors import ConfigurationError, StoreUnavailable
 from fanvue_embedded.models import TokenSet
 from fanvue_embedded.store import RedisTokenStore
 from tests.support import store_workers
+from tests.support.redis_cluster import free_cluster_port
 from tests.support.redis_scan import find_plaintext_tokens
 from tests.support.redis_server import run_redis_server
 from tests.support.servers import free_port, wait_for_port
@@ -371,7 +372,9 @@ def _master_port(sentinel_url: str) -> str:
 def cluster_url() -> Iterator[str]:
     """A one-node Redis Cluster owning every slot: enough to prove the keys and scripts are
     Cluster-legal (a cross-slot script would fail here)."""
-    with run_redis_server("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf") as (
+    with run_redis_server(
+        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", port=free_cluster_port()
+    ) as (
         url,
         _proc,
     ):

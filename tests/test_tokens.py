@@ -43,13 +43,16 @@ def setup(redis_url: str, emulator: EmulatorHandle) -> Setup:
     return Setup(redis_url, emulator.base_url, os.urandom(32))
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(
     request: pytest.FixtureRequest, setup: Setup, clock: OffsetClock
 ) -> AsyncIterator[TokenStore]:
     the_store: TokenStore
     if request.param == "memory":
         the_store = MemoryTokenStore(setup.keyring(), clock=clock)
+    elif request.param == "cluster":  # a real 3-master Redis Cluster
+        cluster_url = request.getfixturevalue("redis_cluster_url")
+        the_store = RedisTokenStore.from_url(cluster_url, setup.keyring(), clock=clock)
     else:
         the_store = RedisTokenStore.from_url(setup.redis_url, setup.keyring(), clock=clock)
     yield the_store

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import random
+import socket
 import time
 from collections.abc import Iterator
 
@@ -13,6 +15,27 @@ from .redis_server import run_redis_server
 _SLOTS = 16384
 
 
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too.
+
+    An ephemeral port above 55535 would put the bus port past 65535 and redis-server exits.
+    """
+    for _ in range(200):
+        port = random.randint(20000, 45000)
+        if _port_is_free(port) and _port_is_free(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
 @contextlib.contextmanager
 def run_redis_cluster(masters: int = 3) -> Iterator[str]:
     """Start ``masters`` cluster-enabled servers, split the slots, join them; yields
@@ -20,7 +43,13 @@ def run_redis_cluster(masters: int = 3) -> Iterator[str]:
     with contextlib.ExitStack() as stack:
         urls = [
             stack.enter_context(
-                run_redis_server("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+                run_redis_server(
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    port=free_cluster_port(),
+                )
             )[0]
             for _ in range(masters)
         ]
