@@ -25,6 +25,7 @@ import binascii
 import json
 import re
 import zlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -441,6 +442,8 @@ class MemoryTokenStore:
 
 # --- Redis ------------------------------------------------------------------------------------
 
+_DECODED_CACHE_SIZE = 1024
+
 # KEYS[1] = the creator's hash. ARGV: expected generation ('' = any), blob, updated_at.
 # Returns {1, new generation} or {0, current generation}.
 _SAVE_SCRIPT = """
@@ -536,6 +539,10 @@ class RedisTokenStore:
         self._attempt_script = redis.register_script(_ATTEMPT_SCRIPT)
         self._reencrypt_script = redis.register_script(_REENCRYPT_SCRIPT)
         self._clear_attempt_script = redis.register_script(_CLEAR_ATTEMPT_SCRIPT)
+        # (creator, ciphertext) -> decoded set: the fast path skips AES-GCM and JSON when the
+        # stored value has not changed. Keyed by creator too, so a ciphertext copied onto
+        # another creator still goes through decryption (and fails its associated data).
+        self._decoded: OrderedDict[tuple[str, bytes], TokenSet] = OrderedDict()
 
     @classmethod
     def from_url(
@@ -558,14 +565,24 @@ class RedisTokenStore:
         if blob is None:
             return None
         generation = int(_text(raw_generation))
+        updated_at = float(_text(raw_updated)) if raw_updated is not None else 0.0
+        cache_key = (creator, _blob(blob))
+        cached = self._decoded.get(cache_key)
+        if cached is not None:
+            self._decoded.move_to_end(cache_key)
+            return StoredTokens(creator, cached, generation, updated_at)
         opened = self.keyring.decrypt(_blob(blob), context=_context(creator))
-        if not opened.is_current:
+        tokens = _deserialize(opened.plaintext)
+        if opened.is_current:
+            self._decoded[cache_key] = tokens
+            if len(self._decoded) > _DECODED_CACHE_SIZE:
+                self._decoded.popitem(last=False)
+        else:
             # Lazy rotation: rewrite under the newest key unless a write raced us.
             fresh = self.keyring.encrypt(opened.plaintext, context=_context(creator))
             async with translate_redis_errors():
                 await self._reencrypt_script(keys=[key], args=[generation, fresh])
-        updated_at = float(_text(raw_updated)) if raw_updated is not None else 0.0
-        return StoredTokens(creator, _deserialize(opened.plaintext), generation, updated_at)
+        return StoredTokens(creator, tokens, generation, updated_at)
 
     async def save(
         self,

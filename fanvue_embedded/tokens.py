@@ -57,6 +57,10 @@ OnReauthorizationRequired = Callable[[str, str], Awaitable[None] | None]
 """Called with ``(creator_uuid, reason)`` once when a creator's chain is found dead."""
 
 
+class _LeaderGone(Exception):
+    """The caller doing a shared read was cancelled; the waiters read for themselves."""
+
+
 class RefreshOutcome(enum.Enum):
     REFRESHED = "refreshed"
     ALREADY_FRESH = "already_fresh"
@@ -116,7 +120,7 @@ class TokenManager:
         self._on_reauthorization_required = on_reauthorization_required
         self._clock = clock
         self._inflight: dict[str, asyncio.Task[_Result]] = {}
-        self._reads: dict[str, asyncio.Task[StoredTokens]] = {}
+        self._reads: dict[str, asyncio.Future[StoredTokens]] = {}
 
     def __repr__(self) -> str:
         return f"TokenManager(store={type(self.store).__name__}, leeway={self.leeway})"
@@ -195,15 +199,31 @@ class TokenManager:
 
     async def _shared_load(self, creator: str) -> StoredTokens:
         """The fast path's read, shared by the coroutines that ask at the same moment: a
-        storm of N callers at expiry costs one store round trip per process, not N. (A
-        joined read began a moment before this call; that is harmless here, because an
-        expired or rejected token sends the caller to the coordinator, which re-reads.)"""
-        task = self._reads.get(creator)
-        if task is None or task.done():
-            task = asyncio.ensure_future(self._load(creator))
-            self._reads[creator] = task
-            task.add_done_callback(self._forget(self._reads, creator))
-        return await asyncio.shield(task)
+        storm of N callers at expiry costs one store round trip per process, not N. The first
+        caller reads inline (no task per lookup); the others await its result. (A joined read
+        began a moment before this call; that is harmless here, because an expired or
+        rejected token sends the caller to the coordinator, which re-reads.)"""
+        pending = self._reads.get(creator)
+        if pending is not None and not pending.done():
+            try:
+                return await asyncio.shield(pending)
+            except _LeaderGone:
+                return await self._load(creator)  # the reading caller was cancelled
+        future: asyncio.Future[StoredTokens] = asyncio.get_running_loop().create_future()
+        self._reads[creator] = future
+        try:
+            stored = await self._load(creator)
+        except BaseException as exc:
+            failure = _LeaderGone() if isinstance(exc, asyncio.CancelledError) else exc
+            future.set_exception(failure)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        else:
+            future.set_result(stored)
+            return stored
+        finally:
+            if self._reads.get(creator) is future:
+                del self._reads[creator]
 
     async def _single_flight(
         self,
