@@ -33,6 +33,7 @@ from .errors import (
     UnauthorizedError,
     UpstreamServerError,
 )
+from .metrics import observe_upstream
 from .models import FanvueUser, system_clock
 
 __all__ = ["AccessTokenProvider", "FanvueClient", "RateLimit", "parse_retry_after"]
@@ -197,15 +198,16 @@ class FanvueClient:
             "X-Fanvue-API-Version": self.api_version,
             "Accept": "application/json",
         }
-        async with translate_transport_errors(f"Fanvue API {method} {path}"):
-            response = await self._http.request(
-                method,
-                self.api_base_url + path,
-                params=dict(params) if params else None,
-                json=json_body,
-                headers=headers,
-            )
-            await response.aread()
+        with observe_upstream("api"):
+            async with translate_transport_errors(f"Fanvue API {method} {path}"):
+                response = await self._http.request(
+                    method,
+                    self.api_base_url + path,
+                    params=dict(params) if params else None,
+                    json=json_body,
+                    headers=headers,
+                )
+                await response.aread()
         self.last_rate_limit = RateLimit.from_headers(response.headers)
         return response
 

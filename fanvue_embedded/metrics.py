@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
-__all__ = ["REGISTRY", "Counter", "Histogram", "Registry"]
+__all__ = ["REGISTRY", "Counter", "Histogram", "Registry", "observe_upstream"]
 
 _DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -146,3 +148,19 @@ WEBHOOK_DELIVERIES = REGISTRY.counter(
 REAUTHORIZATIONS = REGISTRY.counter(
     "fanvue_reauthorization_required_total", "Chains found dead, by reason.", ("reason",)
 )
+
+
+@contextmanager
+def observe_upstream(endpoint: str) -> Iterator[None]:
+    """Time one call to Fanvue and count it as an error when it raises.
+
+    ``endpoint`` is a fixed name ("token", "authorize_on_behalf", "api"), never a URL.
+    """
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception as exc:
+        UPSTREAM_ERRORS.inc(endpoint, str(getattr(exc, "code", type(exc).__name__)))
+        raise
+    finally:
+        UPSTREAM_LATENCY.observe(time.perf_counter() - started, endpoint)

@@ -37,6 +37,7 @@ from .errors import (
     ReauthorizationRequired,
     UpstreamServerError,
 )
+from .metrics import observe_upstream
 from .models import Clock, TokenSet, system_clock
 from .pkce import validate_code_verifier
 
@@ -317,12 +318,13 @@ class OAuthClient:
     async def _send(self, request: TokenRequest) -> TokenSet:
         # Expiry counts from when we asked, not when the answer arrived: never later than real.
         sent_at = self._clock()
-        async with translate_transport_errors("token endpoint"):
-            response = await self._http.post(
-                request.url, content=request.body.encode(), headers=dict(request.headers)
-            )
-            body = await response.aread()
-        return parse_token_response(response.status_code, body, now=sent_at)
+        with observe_upstream("token"):
+            async with translate_transport_errors("token endpoint"):
+                response = await self._http.post(
+                    request.url, content=request.body.encode(), headers=dict(request.headers)
+                )
+                body = await response.aread()
+            return parse_token_response(response.status_code, body, now=sent_at)
 
     async def aclose(self) -> None:
         if self._owns_http:

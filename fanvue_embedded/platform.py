@@ -26,6 +26,7 @@ from .errors import (
     StateMismatchError,
     UpstreamServerError,
 )
+from .metrics import observe_upstream
 
 __all__ = [
     "AUTHORIZE_ON_BEHALF_PATH",
@@ -136,12 +137,13 @@ class PlatformClient:
             code_challenge=code_challenge,
             state=state,
         )
-        async with translate_transport_errors("authorize-on-behalf"):
-            response = await self._http.post(
-                request.url, content=request.body, headers=dict(request.headers)
-            )
-            body = await response.aread()
-        return parse_authorize_on_behalf(response.status_code, body, expected_state=state)
+        with observe_upstream("authorize_on_behalf"):
+            async with translate_transport_errors("authorize-on-behalf"):
+                response = await self._http.post(
+                    request.url, content=request.body, headers=dict(request.headers)
+                )
+                body = await response.aread()
+            return parse_authorize_on_behalf(response.status_code, body, expected_state=state)
 
     async def aclose(self) -> None:
         if self._owns_http:

@@ -215,6 +215,9 @@ async def test_invalid_client_is_502_and_logged(
 
 async def test_me_and_session_lifecycle(emulator: EmulatorHandle, harness: AppHarness) -> None:
     session = await harness.session(emulator)
+    metrics = (await harness.client.get("/metrics")).text
+    for endpoint in ("authorize_on_behalf", "token", "api"):
+        assert f'fanvue_upstream_seconds_count{{endpoint="{endpoint}"}}' in metrics
     auth = {"Authorization": f"Bearer {session}"}
     me = await harness.client.get("/api/me", headers=auth)
     assert me.status_code == 200
@@ -331,6 +334,8 @@ async def test_health_and_unknown_routes(harness: AppHarness) -> None:
     metrics = await harness.client.get("/metrics")
     assert metrics.status_code == 200
     assert "# TYPE fanvue_session_exchanges_total counter" in metrics.text
+    for name in ("fanvue_token_refresh_total", "fanvue_refresh_lock_wait_seconds"):
+        assert f"# TYPE {name}" in metrics.text
 
 
 async def test_cookie_mode_with_csrf(emulator: EmulatorHandle) -> None:
