@@ -280,3 +280,28 @@ async def test_page_outside_fanvue_without_token(stack: EmbeddedStack, page: Pag
     await expect(page.locator("html")).to_have_attribute("data-theme", "light")
     assert luminance(await page.evaluate(APP_BACKGROUND)) > 0.8
     assert stack.emulator.counters()["authorize_on_behalf"] == 0
+
+
+async def test_dashboard_sends_signed_webhooks_and_shows_the_history(page: Page) -> None:
+    from fanvue_embedded.webhooks import WebhookRegistry
+
+    registry = WebhookRegistry()
+    received: list[str] = []
+
+    @registry.on_any
+    async def record(event: object) -> None:
+        received.append(str(getattr(event, "type", "")))
+
+    with run_embedded_stack(webhooks=registry) as running:
+        await page.goto(running.dashboard_url())
+        await wait_for_app_ready(page)
+        history = page.get_by_test_id("webhook-history")
+        await page.get_by_test_id("webhook-tip").click()
+        await expect(history).to_contain_text("tip · 200", timeout=WAIT_MS)
+        await page.get_by_test_id("webhook-test").click()
+        await expect(history).to_contain_text("test · 200", timeout=WAIT_MS)
+        deliveries = running.emulator.control("GET", "/webhooks")["deliveries"]
+        assert [d["type"] for d in deliveries] == ["test", "tip"]
+        assert all(d["status"] == 200 for d in deliveries)
+    # Dispatch runs after the 200; the server has shut down, so both have run by now.
+    assert sorted(received) == ["test", "tip"]

@@ -21,6 +21,7 @@
 ``GET|PATCH|DELETE /_emulator/faults``                      see ``faults.py``; DELETE = all off
 ``GET|DELETE /_emulator/counters``                          read / zero the counters
 ``POST /_emulator/reset``                                   everything back to the start state
+``GET|DELETE /_emulator/webhooks``                          the last 50 deliveries / clear them
 ``POST /_emulator/webhooks``                                {type, data?, timestamp?}: send one
                                                             signed event to the app's webhook_url
 =========================================================  =====================================
@@ -212,14 +213,26 @@ def control_routes(state: EmulatorState) -> list[Route]:
             raise v.FieldError(
                 409, "webhook_url", "the app has no webhook_url; PATCH /_emulator/app"
             )
+        record: dict[str, Any] = {"type": event_type, "url": url, "at": int(state.now())}
         try:
             delivery = await send_webhook(url, state.app.webhook_secret, event_type, data, stamp)
         except WebhookError as exc:
+            state.record_webhook_delivery(
+                {**record, "id": None, "status": None, "error": "unreachable"}
+            )
             return JSONResponse(
                 {"error": "webhook_delivery_failed", "error_description": str(exc)},
                 status_code=502,
             )
+        state.record_webhook_delivery({**record, **delivery, "error": None})
         return JSONResponse(delivery)
+
+    async def webhook_history(request: Request) -> Response:
+        return JSONResponse({"deliveries": list(state.webhook_deliveries)})
+
+    async def clear_webhook_history(request: Request) -> Response:
+        state.webhook_deliveries.clear()
+        return JSONResponse({"deliveries": []})
 
     def guarded(endpoint: Endpoint) -> Endpoint:
         async def run(request: Request) -> Response:
@@ -250,6 +263,8 @@ def control_routes(state: EmulatorState) -> list[Route]:
         ("DELETE", "/counters", reset_counters),
         ("POST", "/reset", reset),
         ("POST", "/webhooks", webhook),
+        ("GET", "/webhooks", webhook_history),
+        ("DELETE", "/webhooks", clear_webhook_history),
     ]
     # One Route per path with a method dispatcher, so a wrong method is a 405, not a 404.
     by_path: dict[str, dict[str, Endpoint]] = {}

@@ -92,6 +92,9 @@ class Settings:
         return dict(self.__dict__)
 
 
+WEBHOOK_HISTORY = 50
+
+
 class EmulatorState:
     """Creators, consents, codes, token chains, rate windows, faults and counters."""
 
@@ -104,6 +107,8 @@ class EmulatorState:
     def _initialise(self) -> None:
         config = self.config
         self.offset = 0.0
+        # Newest first, bounded: what the dashboard's webhook history shows.
+        self.webhook_deliveries: list[dict[str, Any]] = []
         self.app = AppRegistration(
             client_id=config.client_id,
             client_secret=config.client_secret,
@@ -524,6 +529,11 @@ class EmulatorState:
         with self._lock:
             calls = self.counters.calls
             calls[key] = calls.get(key, 0) + 1
+
+    def record_webhook_delivery(self, delivery: dict[str, Any]) -> None:
+        with self._lock:
+            self.webhook_deliveries.insert(0, delivery)
+            del self.webhook_deliveries[WEBHOOK_HISTORY:]
 
     def reset_counters(self) -> None:
         with self._lock:

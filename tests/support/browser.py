@@ -72,8 +72,13 @@ class EmbeddedStack:
 
 
 @contextlib.contextmanager
-def run_embedded_stack(redis_url: str | None = None) -> Iterator[EmbeddedStack]:
-    """The ``dev`` setup on real sockets; Redis-backed when ``redis_url`` is given."""
+def run_embedded_stack(
+    redis_url: str | None = None, webhooks: Any = None
+) -> Iterator[EmbeddedStack]:
+    """The ``dev`` setup on real sockets; Redis-backed when ``redis_url`` is given.
+
+    ``webhooks`` is an optional ``WebhookRegistry`` for the app (the emulator always sends its
+    events to the app's ``/webhooks/fanvue``, as ``dev`` registers it)."""
     from fanvue_embedded.app import create_app
     from fanvue_embedded.cli import dev_environment
     from fanvue_embedded.config import Settings
@@ -92,9 +97,10 @@ def run_embedded_stack(redis_url: str | None = None) -> Iterator[EmbeddedStack]:
             redirect_uris=(env["OAUTH_REDIRECT_URI"],),
             app_url=embed_url,
             issuer=platform_url,
+            webhook_url=f"{app_url}/webhooks/fanvue",
         )
     )
-    app = create_app(settings, **_owned_redis_stores(settings))
+    app = create_app(settings, webhooks=webhooks, **_owned_redis_stores(settings))
     with (
         serve_in_thread(emulator_app, host="127.0.0.1", port=emulator_port) as emulator_base,
         serve_in_thread(app, host="127.0.0.1", port=app_port),

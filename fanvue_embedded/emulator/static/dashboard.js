@@ -23,6 +23,8 @@ const ui = {
   frameUrl: $("frame-url"),
   tokenHint: $("token-hint"),
   missing: $("app-url-missing"),
+  webhookUrl: $("webhook-url"),
+  webhookHistory: $("webhook-history"),
 };
 
 const state = {
@@ -228,6 +230,35 @@ ui.reload.addEventListener("click", async () => {
   await openApp();
 });
 
+// Webhooks: each button asks the emulator to send one signed event to the app's webhook_url.
+async function renderWebhookHistory() {
+  const url = state.app?.webhook_url;
+  ui.webhookUrl.textContent = url ? `→ ${url}` : "No webhook_url registered (PATCH /_emulator/app)";
+  const { deliveries } = await api("GET", "/_emulator/webhooks");
+  ui.webhookHistory.replaceChildren(
+    ...deliveries.slice(0, 8).map((delivery) => {
+      const item = document.createElement("li");
+      item.className = "webhooks__item";
+      item.dataset.ok = String(delivery.status !== null && delivery.status < 300);
+      const when = new Date(delivery.at * 1000).toLocaleTimeString();
+      item.textContent = `${when} · ${delivery.type} · ${delivery.status ?? delivery.error}`;
+      return item;
+    }),
+  );
+}
+
+for (const button of document.querySelectorAll("[data-event]")) {
+  button.addEventListener("click", async () => {
+    showError(null);
+    try {
+      await api("POST", "/_emulator/webhooks", { type: button.dataset.event });
+    } catch (err) {
+      showError(`Webhook not delivered: ${err.message}`);
+    }
+    await renderWebhookHistory().catch(() => {});
+  });
+}
+
 for (const link of document.querySelectorAll(".nav__item")) {
   // Only "Apps" exists in the emulator; the rest is scenery.
   link.addEventListener("click", (event) => event.preventDefault());
@@ -245,6 +276,7 @@ async function start() {
     state.sessionTokenTtl = settings?.session_token_ttl ?? null;
     renderApp();
     await loadCreators();
+    await renderWebhookHistory().catch(() => {});
   } catch (err) {
     showError(`The emulator's control API did not answer: ${err.message}`);
     return;
