@@ -1,0 +1,144 @@
+"""3. Session exchange latency with 20 ms injected on each emulator endpoint.
+
+Measured: ``POST /api/fanvue/session`` on the real app (its own process, over a socket), which
+makes three sequential upstream calls — authorize-on-behalf, the code exchange, ``/users/me`` —
+then stores the tokens and issues an app session in Redis. Baseline: the same three calls made
+with plain httpx from the bench process. Session tokens are minted outside the timed region.
+Trials alternate app / baseline.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import secrets
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from fanvue_embedded._devdefaults import DEV_CLIENT_ID, DEV_CLIENT_SECRET
+from fanvue_embedded.oauth import client_secret_basic
+from tests.support.servers import free_port, spawn
+
+from .common import REDIRECT_URI, BenchEnv, Section, median, spread
+
+LATENCY_MS = 20
+GOAL_RATIO = 1.10
+API_VERSION = "2025-06-26"
+
+
+@contextlib.contextmanager
+def serve(env: BenchEnv, target: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``bench.servers <target>`` in its own process; yields its base URL."""
+    port = free_port()
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"fve-bench-{target}-{port}.log"
+    command = [sys.executable, "-m", "bench.servers", target, "--port", str(port)]
+    environ = {**env.app_environ(), **(extra_env or {})}
+    with spawn(command, host="127.0.0.1", port=port, env=environ, log_path=log):
+        yield f"http://127.0.0.1:{port}"
+
+
+def _pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+async def _plain_three_calls(upstream: httpx.AsyncClient, session_token: str) -> float:
+    """authorize-on-behalf → code exchange → /users/me, sequentially, timed."""
+    verifier, challenge = _pkce()
+    state = secrets.token_urlsafe(16)
+    started = time.perf_counter()
+    response = await upstream.post(
+        "/api/v1/app-integrations/authorize-on-behalf",
+        json={"code_challenge": challenge, "code_challenge_method": "S256", "state": state},
+        headers={"Authorization": f"Bearer {session_token}"},
+    )
+    response.raise_for_status()
+    code = response.json()["code"]
+    response = await upstream.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": REDIRECT_URI,
+        },
+        headers={"Authorization": client_secret_basic(DEV_CLIENT_ID, DEV_CLIENT_SECRET)},
+    )
+    response.raise_for_status()
+    access_token = response.json()["access_token"]
+    response = await upstream.get(
+        "/users/me",
+        headers={"Authorization": f"Bearer {access_token}", "X-Fanvue-API-Version": API_VERSION},
+    )
+    response.raise_for_status()
+    return time.perf_counter() - started
+
+
+async def _app_exchange(app: httpx.AsyncClient, session_token: str) -> float:
+    started = time.perf_counter()
+    response = await app.post("/api/fanvue/session", json={"token": session_token})
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"session exchange answered {response.status_code}")
+    return elapsed
+
+
+async def run(env: BenchEnv) -> Section:
+    trials = 5 if env.quick else 25
+    warmup = 3
+    env.emulator.settings(rate_limit=1_000_000)
+    apps: list[float] = []
+    plains: list[float] = []
+    with serve(env, "app") as app_url:
+        async with (
+            httpx.AsyncClient(base_url=app_url, timeout=30) as app,
+            httpx.AsyncClient(base_url=env.emulator.base_url, timeout=30) as upstream,
+        ):
+            env.emulator.faults(
+                latency_ms={group: LATENCY_MS for group in ("platform", "token", "api")}
+            )
+            try:
+                for trial in range(warmup + trials):
+                    app_time = await _app_exchange(app, env.emulator.session_token())
+                    plain_time = await _plain_three_calls(upstream, env.emulator.session_token())
+                    if trial >= warmup:
+                        apps.append(app_time)
+                        plains.append(plain_time)
+            finally:
+                env.emulator.control("DELETE", "/faults")
+    ratios = [a / p for a, p in zip(apps, plains, strict=True)]
+    ratio = median(apps) / median(plains)
+    return Section(
+        key="exchange",
+        title="3. Session exchange latency, 20 ms injected per upstream call",
+        goal=f"≤ {GOAL_RATIO:.2f}x the three sequential upstream calls made with plain httpx",
+        met=ratio <= GOAL_RATIO,
+        headline=f"{ratio:.3f}x the plain upstream calls",
+        rows=[
+            ("app exchange / plain three calls (ratio of medians)", f"{ratio:.3f}x"),
+            ("per-trial ratios", f"median {median(ratios):.3f}x (range {spread(ratios)})"),
+            ("`POST /api/fanvue/session` through the app", f"{median(apps) * 1e3:.1f} ms median"),
+            (
+                "three sequential upstream calls, plain httpx",
+                f"{median(plains) * 1e3:.1f} ms median",
+            ),
+            (
+                "overhead of the app (hop to the app, PKCE, parsing, two Redis writes)",
+                f"{(median(apps) - median(plains)) * 1e3:.1f} ms",
+            ),
+            ("trials", f"{trials} per side, interleaved, after {warmup} warm-up pairs"),
+        ],
+        notes=[
+            f"Latency: {LATENCY_MS} ms on the emulator's platform, token and api groups "
+            "(each of the three calls sleeps 20 ms server-side).",
+            "The app's timing includes its own HTTP hop from the bench client, which the "
+            "baseline does not have.",
+        ],
+    )

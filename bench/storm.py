@@ -1,0 +1,300 @@
+"""2. Refresh storm: 8 processes x 100 concurrent callers for one creator at each expiry.
+
+Per round the parent makes the stored access token expired (a rewrite with ``expires_at`` in
+the past, keeping the refresh token), then releases every child at once. It reads the
+emulator's counters before and after: token-endpoint calls per expiry and chain breaks are
+counts, not timings. "Time until every caller holds a valid token" runs from the first caller's
+start to the last caller's answer, across all processes (``time.monotonic`` is system-wide),
+and is compared with one token-endpoint round trip made with plain httpx in the same run.
+
+The naive baseline runs the same rounds with one authlib ``AsyncOAuth2Client`` per process
+(authlib's own per-client lock and auto-refresh; each process keeps its token in memory).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from fanvue_embedded._devdefaults import DEV_CLIENT_ID, DEV_CLIENT_SECRET
+from fanvue_embedded.app.services import Services
+from fanvue_embedded.models import TokenSet
+from fanvue_embedded.oauth import client_secret_basic
+from fanvue_embedded.store import TokenStore
+from fanvue_embedded.tokens import fingerprint
+
+from . import storm_workers
+from .common import BenchEnv, Section, add_emulator_creators, exchange_creators, median
+
+PROCESSES = 8
+CALLERS = 100
+MODES = ("replay", "new-pair")
+SLACK = 0.050  # the goal: one round trip + 50 ms
+
+
+@dataclass
+class StormStats:
+    impl: str
+    mode: str
+    rounds: int
+    calls: list[int]
+    breaks: int
+    spans: list[float]
+    errors: int
+    consistent_rounds: int
+    skews: list[float] = field(default_factory=list)
+    process_spans: list[float] = field(default_factory=list)
+
+    @property
+    def calls_per_expiry(self) -> float:
+        return sum(self.calls) / self.rounds
+
+
+async def _token_round_trips(
+    env: BenchEnv, services: Services, creator: str, count: int
+) -> list[float]:
+    """Sequential refreshes of a separate chain with plain httpx: the unavoidable round trip."""
+    stored = await services.store.load(creator)
+    assert stored is not None
+    assert stored.tokens.refresh_token
+    refresh_token = stored.tokens.refresh_token
+    headers = {"Authorization": client_secret_basic(DEV_CLIENT_ID, DEV_CLIENT_SECRET)}
+    samples: list[float] = []
+    async with httpx.AsyncClient(base_url=env.emulator.base_url, timeout=30) as client:
+        for attempt in range(count + 3):
+            started = time.perf_counter()
+            response = await client.post(
+                "/oauth2/token",
+                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                headers=headers,
+            )
+            elapsed = time.perf_counter() - started
+            response.raise_for_status()
+            refresh_token = response.json()["refresh_token"]
+            if attempt >= 3:  # the first few warm the connection
+                samples.append(elapsed)
+    # Keep the chain's newest token stored, as a well-behaved app would.
+    fresh = TokenSet(
+        access_token=stored.tokens.access_token,
+        expires_at=stored.tokens.expires_at,
+        refresh_token=refresh_token,
+        scopes=stored.tokens.scopes,
+    )
+    await services.store.save(creator, fresh, expected_generation=stored.generation)
+    return samples
+
+
+async def _expire(store: TokenStore, creator: str) -> None:
+    stored = await store.load(creator)
+    assert stored is not None
+    tokens = stored.tokens
+    expired = TokenSet(
+        access_token=tokens.access_token,
+        expires_at=time.time() - 1,
+        refresh_token=tokens.refresh_token,
+        scopes=tokens.scopes,
+    )
+    await store.save(creator, expired, expected_generation=stored.generation)
+
+
+async def _storm(
+    env: BenchEnv, services: Services, creator: str, impl: str, rounds: int
+) -> list[StormStats]:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(PROCESSES + 1)
+    results: Any = context.Queue()
+    config = storm_workers.StormConfig(
+        redis_url=env.redis_url,
+        emulator_url=env.emulator.base_url,
+        encryption_keys=env.encryption_keys,
+        creator=creator,
+        rounds=rounds * len(MODES),
+        callers=CALLERS,
+    )
+    if impl == "coordinated":
+        target: Any = storm_workers.coordinated
+        extra: tuple[Any, ...] = ()
+    else:
+        stored = await services.store.load(creator)
+        assert stored is not None
+        token = {
+            "access_token": stored.tokens.access_token,
+            "refresh_token": stored.tokens.refresh_token,
+            "token_type": "Bearer",
+            "expires_at": int(stored.tokens.expires_at),
+        }
+        target = storm_workers.naive
+        extra = (token,)
+    children = [
+        context.Process(target=target, args=(config, index, barrier, results, *extra))
+        for index in range(PROCESSES)
+    ]
+    for child in children:
+        child.start()
+    stats: list[StormStats] = []
+    try:
+        for mode in MODES:
+            env.emulator.settings(rotation_mode=mode)
+            mode_stats = StormStats(impl, mode, rounds, [], 0, [], 0, 0)
+            for _ in range(rounds):
+                if impl == "coordinated":
+                    await _expire(services.store, creator)
+                before = env.emulator.counters()
+                barrier.wait(timeout=120)
+                reports = [results.get(timeout=120) for _ in range(PROCESSES)]
+                after = env.emulator.counters()
+                mode_stats.calls.append(after["refresh_requests"] - before["refresh_requests"])
+                mode_stats.breaks += after["chain_breaks"] - before["chain_breaks"]
+                mode_stats.errors += sum(len(report["errors"]) for report in reports)
+                mode_stats.spans.append(
+                    max(r["end"] for r in reports) - min(r["start"] for r in reports)
+                )
+                starts = [r["start"] for r in reports]
+                mode_stats.skews.append(max(starts) - min(starts))
+                mode_stats.process_spans.append(max(r["end"] - r["start"] for r in reports))
+                held = {fp for report in reports for fp in report["fingerprints"]}
+                if impl == "coordinated" and await _holds_stored_valid_token(
+                    env, services, creator, held
+                ):
+                    mode_stats.consistent_rounds += 1
+            stats.append(mode_stats)
+    finally:
+        for child in children:
+            child.join(timeout=30)
+            if child.is_alive():
+                child.terminate()
+                child.join()
+    return stats
+
+
+async def _holds_stored_valid_token(
+    env: BenchEnv, services: Services, creator: str, held: set[str]
+) -> bool:
+    """Every caller got the one stored token, and Fanvue (the emulator) accepts it."""
+    stored = await services.store.load(creator)
+    if stored is None or held != {fingerprint(stored.tokens.access_token)}:
+        return False
+    async with httpx.AsyncClient(base_url=env.emulator.base_url, timeout=30) as client:
+        response = await client.get(
+            "/users/me",
+            headers={
+                "Authorization": f"Bearer {stored.tokens.access_token}",
+                "X-Fanvue-API-Version": services.settings.api_version,
+            },
+        )
+    return response.status_code == 200
+
+
+async def run(env: BenchEnv) -> Section:
+    rounds = 4 if env.quick else 50
+    services = env.services()
+    try:
+        handles = ["bench-storm", "bench-naive", "bench-rtt"]
+        await add_emulator_creators(env.emulator, handles)
+        env.emulator.settings(rate_limit=1_000_000)
+        ours_creator, naive_creator, rtt_creator = await exchange_creators(
+            services, env.emulator, handles
+        )
+        round_trips = await _token_round_trips(env, services, rtt_creator, 20)
+        ours = await _storm(env, services, ours_creator, "coordinated", rounds)
+        naive = await _storm(env, services, naive_creator, "naive", rounds)
+        round_trips += await _token_round_trips(env, services, rtt_creator, 20)
+        env.emulator.settings(rotation_mode="replay")
+    finally:
+        await services.aclose()
+
+    rtt = median(round_trips)
+    budget = rtt + SLACK
+    rows: list[tuple[str, str]] = [
+        ("one token-endpoint round trip (plain httpx, median of 40)", f"{rtt * 1e3:.1f} ms"),
+    ]
+    met = True
+    for item in ours + naive:
+        label = "ours" if item.impl == "coordinated" else "naive authlib"
+        med = median(item.spans)
+        p90 = (
+            statistics.quantiles(item.spans, n=10, method="inclusive")[-1]
+            if len(item.spans) > 2
+            else max(item.spans)
+        )
+        rows.append(
+            (
+                f"{label}, {item.mode}: token-endpoint calls per expiry",
+                f"{item.calls_per_expiry:.2f} (min {min(item.calls)}, max {max(item.calls)})",
+            )
+        )
+        rows.append((f"{label}, {item.mode}: chain breaks", str(item.breaks)))
+        rows.append(
+            (
+                f"{label}, {item.mode}: time until all {PROCESSES * CALLERS} callers hold a token",
+                f"median {med * 1e3:.1f} ms = {med / rtt:.1f} round trips "
+                f"(p90 {p90 * 1e3:.1f} ms, max {max(item.spans) * 1e3:.1f} ms)",
+            )
+        )
+        rows.append(
+            (
+                f"{label}, {item.mode}: of which processes waking from the barrier "
+                "(last start - first start)",
+                f"median {median(item.skews) * 1e3:.1f} ms; slowest process from its own "
+                f"start: median {median(item.process_spans) * 1e3:.1f} ms",
+            )
+        )
+        if item.errors:
+            rows.append((f"{label}, {item.mode}: callers that got an error", str(item.errors)))
+        if item.impl == "coordinated":
+            rows.append(
+                (
+                    f"{label}, {item.mode}: rounds where every caller held the stored, "
+                    "API-accepted token",
+                    f"{item.consistent_rounds} / {item.rounds}",
+                )
+            )
+            met = met and all(c == 1 for c in item.calls) and item.breaks == 0
+            met = met and item.errors == 0 and med <= budget
+            met = met and item.consistent_rounds == item.rounds
+    rows.append(
+        (
+            "trials",
+            f"{rounds} expiries per rotation mode, {PROCESSES} processes x {CALLERS} callers",
+        )
+    )
+    for mine, theirs in zip(ours, naive, strict=True):
+        rows.append(
+            (
+                f"ours / naive time until all callers hold a token, {mine.mode}",
+                f"{median(mine.spans) / median(theirs.spans):.2f}x (the naive baseline does "
+                "no Redis work at all: it is the machine's floor for waking 800 callers)",
+            )
+        )
+    ours_replay = ours[0]
+    return Section(
+        key="storm",
+        title="2. Refresh storm (8 processes x 100 callers, one creator, at expiry)",
+        goal="1.00 token-endpoint call per expiry, 0 chain breaks, all callers served "
+        "within 1 round trip + 50 ms",
+        met=met,
+        headline=(
+            f"{ours_replay.calls_per_expiry:.2f} calls/expiry, {ours_replay.breaks} breaks, "
+            f"all served in {median(ours_replay.spans) * 1e3:.0f} ms "
+            f"(budget {budget * 1e3:.0f} ms); naive: "
+            f"{naive[0].calls_per_expiry:.2f} calls/expiry"
+        ),
+        rows=rows,
+        notes=[
+            "Expiry is simulated by rewriting the stored set with `expires_at` in the past "
+            "(ours) or by expiring each authlib client's in-memory token (naive), right before "
+            "the barrier releases every process.",
+            "The naive clients get pre-form-encoded credentials: authlib joins the raw client id "
+            "and secret for client_secret_basic, which an RFC 6749 §2.3.1-strict server refuses "
+            "(the dev secret has reserved characters) — a naive app would fail before any storm.",
+            "Naive chain breaks stay at 0 here only because all processes re-present the same "
+            "refresh token inside the 30 s grace window; any process that refreshes more than "
+            "30 s after another (a slower clock, a later start, a paused worker) kills the chain. "
+            "Ours presents each refresh token exactly once.",
+        ],
+    )
