@@ -28,6 +28,7 @@ __all__ = [
     "RedisClient",
     "close_redis",
     "ensure_bytes_client",
+    "persistence_by_master",
     "redis_from_url",
     "translate_redis_errors",
 ]
@@ -134,6 +135,18 @@ async def close_redis(client: RedisClient) -> None:
     if sentinel is not None:
         for sentinel_client in sentinel.sentinels:
             await sentinel_client.aclose()
+
+
+async def persistence_by_master(client: RedisClient) -> dict[str, dict[str, Any]]:
+    """``INFO persistence`` of every master: one entry (named ``""``) for a standalone or
+    Sentinel-discovered server, one per primary node (``host:port``) for a Cluster, since each
+    master persists only its own slots."""
+    if isinstance(client, RedisCluster):
+        infos = await client.info("persistence", target_nodes=RedisCluster.PRIMARIES)
+        if len(client.get_primaries()) == 1:  # redis-py unwraps a single node's answer
+            return {client.get_primaries()[0].name: infos}
+        return dict(infos)
+    return {"": await client.info("persistence")}
 
 
 def ensure_bytes_client(client: RedisClient) -> None:

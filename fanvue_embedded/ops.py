@@ -13,7 +13,7 @@ from typing import Any, Literal
 import httpx
 
 from ._http import build_async_client
-from ._redis import redis_from_url, translate_redis_errors
+from ._redis import close_redis, persistence_by_master, redis_from_url, translate_redis_errors
 from .config import KNOWN_SCOPES, Settings
 from .errors import FanvueError
 from .store import TokenStore
@@ -41,32 +41,42 @@ async def _check_redis(settings: Settings) -> list[Check]:
     try:
         async with translate_redis_errors():
             await client.ping()
-            info: dict[str, Any] = await client.info("persistence")
+            masters = await persistence_by_master(client)
     except FanvueError as exc:
         return [Check("redis", "fail", f"unreachable ({exc.code})")]
     finally:
-        await client.aclose()
-    aof = str(info.get("aof_enabled", "0")) == "1"
-    rdb_saves = (
-        info.get("rdb_last_save_time") is not None
-        and info.get("rdb_changes_since_last_save") is not None
-    )
-    detail = f"reachable; AOF {'on' if aof else 'off'}; last RDB save status {info.get('rdb_last_bgsave_status', 'n/a')}"
+        await close_redis(client)
+    without_aof = sorted(name for name, info in masters.items() if not _aof_enabled(info))
+    statuses = sorted({str(info.get("rdb_last_bgsave_status", "n/a")) for info in masters.values()})
+    cluster = "" not in masters
+    where = f" ({len(masters)} cluster masters)" if cluster else ""
+    aof = "off" if len(without_aof) == len(masters) else "on" if not without_aof else "partly on"
+    detail = f"reachable{where}; AOF {aof}; last RDB save status {'/'.join(statuses)}"
     checks = [Check("redis", "ok", detail)]
-    if not aof:
+    if without_aof:
         # A restart without AOF can lose the newest refresh token of any creator who
         # refreshed since the last snapshot: their chain would be dead.
         verdict = "warn" if settings.development else "fail"
+        rdb_saves = all(
+            info.get("rdb_last_save_time") is not None
+            and info.get("rdb_changes_since_last_save") is not None
+            for info in masters.values()
+        )
+        on_masters = f" on {', '.join(without_aof)}" if cluster else ""
         checks.append(
             Check(
                 "redis persistence",
                 verdict,
-                "appendonly is off: enable AOF (appendonly yes, appendfsync everysec) so a "
-                "restart never loses a rotated refresh token"
+                f"appendonly is off{on_masters}: enable AOF (appendonly yes, appendfsync "
+                "everysec) so a restart never loses a rotated refresh token"
                 + ("" if rdb_saves else "; no RDB snapshots either"),
             )
         )
     return checks
+
+
+def _aof_enabled(info: dict[str, Any]) -> bool:
+    return str(info.get("aof_enabled", "0")) == "1"
 
 
 async def _check_endpoint(http: httpx.AsyncClient, name: str, url: str) -> Check:

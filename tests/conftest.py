@@ -1,17 +1,19 @@
-"""Session-wide fixtures: a real redis-server (or REDIS_URL), anyio on asyncio."""
+"""Session-wide fixtures: real Redis (a standalone server and a 3-master Cluster, or
+REDIS_URL and REDIS_CLUSTER_URL), the emulator, anyio on asyncio, the security scans."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-import redis
 
 from tests.support.emulator import EmulatorHandle
 from tests.support.leaks import FIGURES, LogCapture, find_leaks, scan_log_files, scan_redis
 from tests.support.redis_server import run_redis_server
+from tests.support.redis_topology import flush, redis_url_for
 from tests.support.servers import serve_in_thread
 
 
@@ -20,29 +22,99 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+REDIS_TOPOLOGIES = ("redis", "cluster")
+"""Every test that asks for ``redis_url`` runs once per topology: a standalone server and a real
+3-master Redis Cluster. ``TEST_REDIS_TOPOLOGY=redis`` (or ``cluster``) narrows a local run."""
+
+
+def _topologies() -> tuple[str, ...]:
+    chosen = os.environ.get("TEST_REDIS_TOPOLOGY", "").strip().lower()
+    if not chosen or chosen == "both":
+        return REDIS_TOPOLOGIES
+    if chosen not in REDIS_TOPOLOGIES:
+        raise pytest.UsageError(
+            f"TEST_REDIS_TOPOLOGY={chosen!r}: use one of {', '.join(REDIS_TOPOLOGIES)} or both"
+        )
+    return (chosen,)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "redis_url" in metafunc.fixturenames:
+        metafunc.parametrize("redis_url", _topologies(), indirect=True)
+
+
 @pytest.fixture(scope="session")
 def redis_server_url() -> Iterator[str]:
-    """A Redis server for the whole session: ``REDIS_URL`` if set, else one we start."""
-    url = os.environ.get("REDIS_URL")
-    if url:
+    """A standalone Redis server for the whole session: ``REDIS_URL`` if set, else one we start."""
+    with _session_redis("REDIS_URL", _standalone) as url:
         yield url
-        return
-    with run_redis_server() as (started_url, _proc):
-        yield started_url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_server_url() -> Iterator[str]:
+    """A real 3-master Redis Cluster for the session: ``REDIS_CLUSTER_URL``
+    (``redis+cluster://host:port``) if set, else one we start (only when a test asks)."""
+    from tests.support.redis_cluster import run_redis_cluster
+
+    with _session_redis("REDIS_CLUSTER_URL", run_redis_cluster) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _standalone() -> Iterator[str]:
+    with run_redis_server() as (url, _proc):
+        yield url
+
+
+@contextlib.contextmanager
+def _session_redis(
+    variable: str, start: Callable[[], contextlib.AbstractContextManager[str]]
+) -> Iterator[str]:
+    """The server named by ``variable`` (emptied first: it may hold anything), else one from
+    ``start``; what the last test left is scanned before it goes."""
+    given = os.environ.get(variable)
+    with contextlib.nullcontext(given) if given else start() as url:
+        if given:
+            flush(url)
+        yield url
+        scan_for_plaintext(url)
+
+
+def scan_for_plaintext(url: str) -> None:
+    """Look through everything the previous test left in Redis for token plaintext (the
+    security figures; a leak fails the run)."""
+    FIGURES.record_redis_scan(*scan_redis(url))
+
+
+def _fresh(url: str) -> str:
+    """Scan what the previous test left, then empty it: no test sees another's keys."""
+    scan_for_plaintext(url)
+    flush(url)
+    return url
 
 
 @pytest.fixture
-def redis_url(redis_server_url: str) -> str:
-    """The session's Redis, emptied before each test so no test sees another's keys.
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """A Redis URL, emptied before the test, once per topology (``REDIS_TOPOLOGIES``):
+    ``redis://...`` or ``redis+cluster://...``. Build clients with ``redis_from_url`` (async)
+    or ``tests.support.redis_topology.sync_client``; both understand either form.
 
     Synchronous on purpose: sync tests (multi-process ones) and async tests can both use it.
     """
-    client = redis.Redis.from_url(redis_server_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-    return redis_server_url
+    return redis_url_for(request, request.param)
+
+
+@pytest.fixture
+def redis_standalone_url(redis_server_url: str) -> str:
+    """The session's standalone server, emptied before the test (for fixtures that choose
+    the topology themselves, e.g. next to an in-memory variant)."""
+    return _fresh(redis_server_url)
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster_server_url: str) -> str:
+    """The session's cluster, emptied on every master before the test."""
+    return _fresh(redis_cluster_server_url)
 
 
 @pytest.fixture(scope="session")
@@ -66,10 +138,9 @@ def emulator(emulator_server: EmulatorHandle) -> EmulatorHandle:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def security_scans(
-    redis_server_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[None]:
-    """Capture every log record of the run; at the end scan logs and Redis for secrets."""
+def security_scans(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Capture every log record of the run and scan the logs for secrets at the end (Redis is
+    scanned before every flush and when its server stops: ``scan_for_plaintext``)."""
     capture = LogCapture()
     root = logging.getLogger()
     previous_level = root.level
@@ -86,8 +157,6 @@ def security_scans(
         FIGURES.log_lines = len(lines) + file_lines
         FIGURES.log_leaks = find_leaks(lines, source="root logger") + file_leaks
         FIGURES.log_scanned = True
-        FIGURES.redis_keys, FIGURES.redis_leaks = scan_redis(redis_server_url)
-        FIGURES.redis_scanned = True
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -99,21 +168,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in FIGURES.summary():
         terminalreporter.write_line(line, red=FIGURES.failed(), bold=line.startswith("security"))
-
-
-@pytest.fixture(scope="session")
-def redis_cluster_server_url() -> Iterator[str]:
-    """A real 3-master Redis Cluster for the session (started only when a test asks)."""
-    from tests.support.redis_cluster import run_redis_cluster
-
-    with run_redis_cluster(3) as url:
-        yield url
-
-
-@pytest.fixture
-def redis_cluster_url(redis_cluster_server_url: str) -> str:
-    """The session's cluster, emptied on every master before the test."""
-    from tests.support.redis_cluster import flush_cluster
-
-    flush_cluster(redis_cluster_server_url)
-    return redis_cluster_server_url

@@ -29,6 +29,7 @@ from tests.support.browser import (
     run_embedded_stack,
     wait_for_app_ready,
 )
+from tests.support.redis_topology import redis_url_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
@@ -69,11 +70,12 @@ def redis_stack(redis_url: str) -> Iterator[EmbeddedStack]:
         yield running
 
 
-@pytest.fixture(params=["memory", "redis"])
-def any_stack(request: pytest.FixtureRequest) -> EmbeddedStack:
-    name = "stack" if request.param == "memory" else "redis_stack"
-    running: EmbeddedStack = request.getfixturevalue(name)
-    return running
+@pytest.fixture(params=["memory", "redis", "cluster"])
+def any_stack(request: pytest.FixtureRequest) -> Iterator[EmbeddedStack]:
+    """The dev setup on each token store: memory, standalone Redis, a 3-master Cluster."""
+    url = None if request.param == "memory" else redis_url_for(request, request.param)
+    with run_embedded_stack(url) as running:
+        yield running
 
 
 async def stored_tokens(stack: EmbeddedStack, creator: str) -> TokenSet:

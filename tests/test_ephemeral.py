@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-import redis.asyncio as aioredis
 
 from fanvue_embedded._redis import redis_from_url
 from fanvue_embedded.ephemeral import MemoryEphemeralStore, RedisEphemeralStore
 from fanvue_embedded.errors import ConfigurationError
+from tests.support.redis_topology import decoding_async_client, redis_url_for
 
 
 class FakeClock:
@@ -30,9 +30,7 @@ class Harness:
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])
-async def harness(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Harness]:
-    if request.param == "cluster":  # a real 3-master Redis Cluster
-        redis_url = request.getfixturevalue("redis_cluster_url")
+async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     if request.param == "memory":
         clock = FakeClock()
         memory = MemoryEphemeralStore(clock)
@@ -42,6 +40,7 @@ async def harness(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterat
 
         yield Harness(memory, advance)
         return
+    redis_url = redis_url_for(request, request.param)
     client = redis_from_url(redis_url)
     store = RedisEphemeralStore(client)
 
@@ -141,7 +140,7 @@ async def test_memory_store_sweeps_abandoned_keys() -> None:
 
 @pytest.mark.anyio
 async def test_redis_layout_and_ttl(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_from_url(redis_url)
     try:
         store = RedisEphemeralStore(client, prefix="app")
         await store.put("sess:1", b"v", 30)
@@ -155,7 +154,7 @@ async def test_redis_layout_and_ttl(redis_url: str) -> None:
 
 @pytest.mark.anyio
 async def test_redis_store_refuses_a_decoding_client(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    client = decoding_async_client(redis_url)
     try:
         with pytest.raises(ConfigurationError, match="decode_responses"):
             RedisEphemeralStore(client)

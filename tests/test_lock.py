@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-import redis.asyncio as aioredis
 
 from fanvue_embedded._redis import redis_from_url
 from fanvue_embedded.errors import RefreshInProgress
 from fanvue_embedded.lock import CreatorLock, MemoryCreatorLock, RedisCreatorLock
+from tests.support.redis_topology import redis_url_for
 
 
 class FakeClock:
@@ -32,9 +32,7 @@ class LockFactory:
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])
-async def locks(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[LockFactory]:
-    if request.param == "cluster":  # a real 3-master Redis Cluster
-        redis_url = request.getfixturevalue("redis_cluster_url")
+async def locks(request: pytest.FixtureRequest) -> AsyncIterator[LockFactory]:
     if request.param == "memory":
         clock = FakeClock()
         registry: dict[str, tuple[str, float]] = {}
@@ -52,6 +50,7 @@ async def locks(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator
         yield LockFactory(make_memory, lapse_memory, holder_memory)
         return
 
+    redis_url = redis_url_for(request, request.param)
     client = redis_from_url(redis_url)
 
     def make_redis(name: str, ttl: float, **kwargs: float) -> CreatorLock:
@@ -159,7 +158,7 @@ class TestCreatorLockContract:
 
 @pytest.mark.anyio
 async def test_redis_lock_sets_a_ttl_and_extend_resets_it(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_from_url(redis_url)
     try:
         lock = RedisCreatorLock(client, "fve:{c}:l", 10.0)
         await lock.acquire(blocking=False)
@@ -174,7 +173,7 @@ async def test_redis_lock_sets_a_ttl_and_extend_resets_it(redis_url: str) -> Non
 
 @pytest.mark.anyio
 async def test_redis_lock_expires_on_its_own(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_from_url(redis_url)
     try:
         crashed = RedisCreatorLock(client, "fve:{c}:l", 0.05)
         await crashed.acquire(blocking=False)

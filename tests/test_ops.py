@@ -7,13 +7,18 @@ import json
 import subprocess
 import sys
 
+import redis
+
+from fanvue_embedded._redis import redis_from_url
 from fanvue_embedded.cli import dev_environment
 from fanvue_embedded.config import parse_encryption_keys
 from fanvue_embedded.crypto import Keyring, generate_key
 from fanvue_embedded.models import TokenSet
 from fanvue_embedded.store import RedisTokenStore
 from tests.support.emulator import EmulatorHandle
+from tests.support.redis_cluster import run_redis_cluster
 from tests.support.redis_server import run_redis_server
+from tests.support.redis_topology import sync_client
 
 OLD_KEY = generate_key("old")
 NEW_KEY = generate_key("new")
@@ -55,9 +60,7 @@ async def seed(redis_url: str, keys: str, creators: list[str]) -> None:
 
 
 async def blobs_current(redis_url: str, keys: str, creators: list[str]) -> list[bool]:
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(redis_url)
+    client = redis_from_url(redis_url)
     keyring = Keyring(parse_encryption_keys(keys))
     try:
         results = []
@@ -113,6 +116,26 @@ def test_check_reports_persistence_and_reachability(
     with run_redis_server() as (url, _proc):
         no_aof = cli("check", env=environment(url, emulator))
     assert "WARN redis persistence" in no_aof.stdout  # development: a warning
+
+
+def test_check_reports_persistence_of_every_cluster_master(emulator: EmulatorHandle) -> None:
+    # Each master persists only its own slots: one without AOF can lose some creators' chains.
+    with run_redis_cluster(3, appendonly=True) as url:
+        all_on = cli("check", env=environment(url, emulator))
+        cluster = sync_client(url)
+        try:
+            ports = sorted(node.port for node in cluster.get_primaries())
+        finally:
+            cluster.close()
+        with redis.Redis(port=ports[-1]) as node:
+            node.config_set("appendonly", "no")
+        one_off = cli("check", env=environment(url, emulator))
+    assert all_on.returncode == 0, all_on.stdout
+    assert "OK   redis: reachable (3 cluster masters); AOF on;" in all_on.stdout
+    assert "redis persistence" not in all_on.stdout
+    assert "AOF partly on" in one_off.stdout
+    # development mode: a warning that names the one master to fix
+    assert f"WARN redis persistence: appendonly is off on 127.0.0.1:{ports[-1]}:" in one_off.stdout
 
 
 def test_check_fails_when_redis_is_unreachable(emulator: EmulatorHandle) -> None:

@@ -8,15 +8,16 @@ counters are the referee: a chain break is what must never happen short of a dea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from fanvue_embedded._devdefaults import DEV_CLIENT_SECRET
 from fanvue_embedded.errors import (
@@ -30,7 +31,9 @@ from fanvue_embedded.models import TokenSet
 from fanvue_embedded.store import RedisTokenStore
 from fanvue_embedded.tokens import RefreshOutcome
 from tests.support.emulator import EmulatorHandle
+from tests.support.redis_cluster import run_redis_cluster
 from tests.support.redis_server import run_redis_server
+from tests.support.redis_topology import sync_client
 from tests.support.servers import free_port
 from tests.support.storm import (
     BARRIER_TIMEOUT,
@@ -205,8 +208,21 @@ async def take_over(setup: Setup, creator: str) -> tuple[RefreshOutcome, str, in
 # --- (c) Redis restarts with AOF on -----------------------------------------------------------
 
 
+@contextlib.contextmanager
+def redis_with_aof(topology: str, directory: Path, port: int) -> Iterator[str]:
+    """Redis with AOF on, its data in ``directory``: starting it again restarts the same
+    server (or, for ``cluster``, the same 3 masters with their slots)."""
+    if topology == "cluster":
+        with run_redis_cluster(3, appendonly=True, directory=directory) as url:
+            yield url
+    else:
+        with run_redis_server(appendonly=True, port=port, directory=str(directory)) as (url, _):
+            yield url
+
+
 @pytest.mark.anyio
-async def test_tokens_survive_a_redis_restart_with_aof(tmp_path: Path) -> None:
+@pytest.mark.parametrize("topology", ["redis", "cluster"])
+async def test_tokens_survive_a_redis_restart_with_aof(topology: str, tmp_path: Path) -> None:
     port = free_port()
     key = os.urandom(32)
     keyring_setup = Setup("", "", key)
@@ -216,7 +232,7 @@ async def test_tokens_survive_a_redis_restart_with_aof(tmp_path: Path) -> None:
         refresh_token="ory_rt_restart-test",
         scopes=frozenset({"openid", "read:self"}),
     )
-    with run_redis_server(appendonly=True, port=port, directory=str(tmp_path)) as (url, _):
+    with redis_with_aof(topology, tmp_path, port) as url:
         store = RedisTokenStore.from_url(url, keyring_setup.keyring())
         try:
             await store.save("creator-1", tokens, expected_generation=0)
@@ -227,7 +243,7 @@ async def test_tokens_survive_a_redis_restart_with_aof(tmp_path: Path) -> None:
         finally:
             await store.aclose()
 
-    with run_redis_server(appendonly=True, port=port, directory=str(tmp_path)) as (url, _):
+    with redis_with_aof(topology, tmp_path, port) as url:
         store = RedisTokenStore.from_url(url, keyring_setup.keyring())
         try:
             loaded = await store.load("creator-1")
@@ -392,7 +408,7 @@ def test_revoked_consent_requires_reauthorization_once_across_processes(
     outcomes = [outcome for result in collect(report, processes) for outcome in result]
 
     assert outcomes == ["reauthorization_required:invalid_grant"] * processes_count * callers
-    client = redis.Redis.from_url(setup.redis_url)
+    client = sync_client(setup.redis_url)
     try:
         assert int(client.get(hook_counter) or 0) == 1
     finally:

@@ -1,7 +1,7 @@
 """Security suite: fuzzing every documented route, creator isolation, session tampering.
 
 The app runs against the emulator with the Redis store. Log and Redis leak scans over the
-whole run live in ``tests/conftest.py`` (``security_scans``); their figures and the fuzz
+whole run live in ``tests/conftest.py`` (``security_scans``, ``scan_for_plaintext``); their figures and the fuzz
 figures below are printed at the end of every run.
 """
 
@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -41,6 +40,7 @@ from fanvue_embedded.store import RedisTokenStore, TokenStore
 from tests.support.emulator import EmulatorHandle
 from tests.support.leaks import FIGURES, LogCapture, find_leaks
 from tests.support.redis_scan import find_plaintext_tokens
+from tests.support.redis_topology import sync_client
 from tests.support.servers import serve_in_thread
 from tests.test_app import settings_for
 
@@ -358,7 +358,7 @@ async def test_token_set_copied_to_another_creator_is_never_served(
     client = isolation_app.client
     alice = await _creator_with_session(emulator, client, "alice.copy")
     bob = await _creator_with_session(emulator, client, "bob.copy")
-    raw = redis.Redis.from_url(redis_url)
+    raw = sync_client(redis_url)
     try:
         # Someone with Redis write access pastes Alice's encrypted tokens under Bob.
         alice_value = raw.hget(f"fve:{{{alice.uuid}}}:t", "v")

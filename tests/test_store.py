@@ -14,6 +14,7 @@ from fanvue_embedded.crypto import Keyring
 from fanvue_embedded.errors import DecryptionError, GenerationConflict
 from fanvue_embedded.models import TokenSet
 from fanvue_embedded.store import MemoryTokenStore, RedisTokenStore, TokenStore
+from tests.support.redis_topology import redis_url_for
 
 ALICE = "5b0e8a52-0f5c-4a8e-9a57-111111111111"
 BOB = "5b0e8a52-0f5c-4a8e-9a57-222222222222"
@@ -53,9 +54,7 @@ class Harness:
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])
-async def harness(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Harness]:
-    if request.param == "cluster":  # a real 3-master Redis Cluster
-        redis_url = request.getfixturevalue("redis_cluster_url")
+async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     clock = FakeClock()
     first_key = key("k1")
     keyring = Keyring([first_key])
@@ -70,6 +69,7 @@ async def harness(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterat
 
         yield Harness(memory, clock, first_key, copy_memory)
         return
+    redis_url = redis_url_for(request, request.param)
     store = RedisTokenStore.from_url(redis_url, keyring, clock=clock)
     raw = redis_from_url(redis_url)
 

@@ -27,6 +27,7 @@ from fanvue_embedded.models import TokenSet
 from fanvue_embedded.store import MemoryTokenStore, RedisTokenStore, TokenStore
 from fanvue_embedded.tokens import RefreshOutcome, TokenManager
 from tests.support.emulator import EmulatorHandle
+from tests.support.redis_topology import redis_url_for
 from tests.support.servers import serve_in_thread
 from tests.support.storm import ROUND_SECONDS, OffsetClock, Setup, authorize, open_manager
 
@@ -38,21 +39,25 @@ def clock() -> OffsetClock:
     return OffsetClock()
 
 
+@pytest.fixture(params=["memory", "redis", "cluster"])
+def topology(request: pytest.FixtureRequest) -> str:
+    """Where the tokens live: the memory store, standalone Redis or a 3-master Redis Cluster."""
+    param: str = request.param
+    return param
+
+
 @pytest.fixture
-def setup(redis_url: str, emulator: EmulatorHandle) -> Setup:
+def setup(request: pytest.FixtureRequest, topology: str, emulator: EmulatorHandle) -> Setup:
+    # The memory variant gets the standalone URL too; nothing there opens it.
+    redis_url = redis_url_for(request, "cluster" if topology == "cluster" else "redis")
     return Setup(redis_url, emulator.base_url, os.urandom(32))
 
 
-@pytest.fixture(params=["memory", "redis", "cluster"])
-async def store(
-    request: pytest.FixtureRequest, setup: Setup, clock: OffsetClock
-) -> AsyncIterator[TokenStore]:
+@pytest.fixture
+async def store(topology: str, setup: Setup, clock: OffsetClock) -> AsyncIterator[TokenStore]:
     the_store: TokenStore
-    if request.param == "memory":
+    if topology == "memory":
         the_store = MemoryTokenStore(setup.keyring(), clock=clock)
-    elif request.param == "cluster":  # a real 3-master Redis Cluster
-        cluster_url = request.getfixturevalue("redis_cluster_url")
-        the_store = RedisTokenStore.from_url(cluster_url, setup.keyring(), clock=clock)
     else:
         the_store = RedisTokenStore.from_url(setup.redis_url, setup.keyring(), clock=clock)
     yield the_store

@@ -16,7 +16,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-import redis
 from starlette.applications import Starlette
 
 from fanvue_embedded._devdefaults import (
@@ -50,6 +49,7 @@ from fanvue_embedded.webhooks import (
     verify_signature,
 )
 from tests.support.emulator import EmulatorHandle
+from tests.support.redis_topology import sync_client
 from tests.support.servers import free_port, serve_in_thread
 
 SECRET = "whsec_test_0123456789abcdef"
@@ -347,7 +347,7 @@ async def test_duplicate_delivery_is_answered_but_not_dispatched(
     assert len(receiver.events) == 1
     assert WEBHOOK_DELIVERIES.value("duplicate") == before + 2
     # The dedup marker lives 2 x tolerance + 60 s: past that, the timestamp check takes over.
-    raw = redis.Redis.from_url(redis_url)
+    raw = sync_client(redis_url)
     try:
         ttl_ms = raw.pttl("fve:e:webhook:seen:evt_dup")
     finally:

@@ -2,8 +2,8 @@
 
 ``tests/conftest.py`` installs a ``LogCapture`` on the root logger for the whole run (raw
 records, before any redaction filter: the code must not log a token in the first place), scans
-the subprocess log files the tests wrote, scans the session Redis, and prints the figures
-kept in ``FIGURES``. A leak is reported by kind and place only: printing the value found
+the subprocess log files the tests wrote, scans the session's Redis servers (standalone and
+cluster) before every flush and at the end, and prints the figures kept in ``FIGURES``. A leak is reported by kind and place only: printing the value found
 would leak it once more.
 """
 
@@ -16,10 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
-
 from fanvue_embedded._devdefaults import DEV_CLIENT_SECRET, DEV_SESSION_SECRET
 from tests.support.redis_scan import find_plaintext_tokens
+from tests.support.redis_topology import key_count, sync_client
 
 LEAK_PATTERNS: dict[str, re.Pattern[str]] = {
     "client_secret": re.compile(re.escape(DEV_CLIENT_SECRET)),
@@ -114,10 +113,11 @@ _STANDARD_ATTRIBUTES = frozenset(
 
 
 def scan_redis(redis_url: str) -> tuple[int, list[str]]:
-    """Number of keys in the database and the names of those holding token plaintext."""
-    client = redis.Redis.from_url(redis_url)
+    """Number of keys in the database (standalone or cluster) and the names of those holding
+    token plaintext."""
+    client = sync_client(redis_url)
     try:
-        keys = int(client.dbsize())
+        keys = key_count(client)
     finally:
         client.close()
     return keys, find_plaintext_tokens(redis_url)
@@ -133,14 +133,19 @@ class SecurityFigures:
     log_lines: int = 0
     log_leaks: list[Leak] = field(default_factory=list)
     log_scanned: bool = False
+    redis_scans: int = 0
     redis_keys: int = 0
     redis_leaks: list[str] = field(default_factory=list)
-    redis_scanned: bool = False
 
     def record_fuzz(self, inputs: int, server_errors: int) -> None:
         self.fuzz_ran = True
         self.fuzz_inputs += inputs
         self.fuzz_5xx += server_errors
+
+    def record_redis_scan(self, keys: int, leaks: list[str]) -> None:
+        self.redis_scans += 1
+        self.redis_keys += keys
+        self.redis_leaks += leaks
 
     def failed(self) -> bool:
         return bool(self.log_leaks or self.redis_leaks)
@@ -154,10 +159,10 @@ class SecurityFigures:
                 f"security: log leak scan lines={self.log_lines} leaks={len(self.log_leaks)}"
             )
             lines += [f"  leak: {leak}" for leak in self.log_leaks[:20]]
-        if self.redis_scanned:
+        if self.redis_scans:
             lines.append(
-                f"security: redis plaintext scan keys={self.redis_keys} "
-                f"leaks={len(self.redis_leaks)}"
+                f"security: redis plaintext scan scans={self.redis_scans} "
+                f"keys={self.redis_keys} leaks={len(self.redis_leaks)}"
             )
             lines += [f"  plaintext in key: {_masked(key)}" for key in self.redis_leaks[:20]]
         return lines

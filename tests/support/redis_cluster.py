@@ -7,6 +7,7 @@ import random
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import redis
 
@@ -37,53 +38,70 @@ def free_cluster_port() -> int:
 
 
 @contextlib.contextmanager
-def run_redis_cluster(masters: int = 3) -> Iterator[str]:
+def run_redis_cluster(
+    masters: int = 3, *, appendonly: bool = False, directory: Path | None = None
+) -> Iterator[str]:
     """Start ``masters`` cluster-enabled servers, split the slots, join them; yields
-    ``redis+cluster://host:port`` (any node works as the seed)."""
+    ``redis+cluster://host:port`` (any node works as the seed).
+
+    With ``directory``, each node keeps its data and ``nodes.conf`` in ``node-<i>/`` there and
+    the ports are remembered in ``ports``: a second start on the same directory restarts the
+    same cluster (its nodes find each other and their slots again; AOF brings the data back).
+    """
+    ports_file = directory / "ports" if directory else None
+    restart = ports_file is not None and ports_file.exists()
+    if ports_file is not None and restart:
+        ports = [int(port) for port in ports_file.read_text().split()]
+    else:
+        ports = [free_cluster_port() for _ in range(masters)]
+        if ports_file is not None:
+            ports_file.write_text(" ".join(map(str, ports)))
     with contextlib.ExitStack() as stack:
-        urls = [
+        for index, port in enumerate(ports):
+            node_dir = None
+            if directory is not None:
+                node_dir = directory / f"node-{index}"
+                node_dir.mkdir(exist_ok=True)
             stack.enter_context(
                 run_redis_server(
                     "--cluster-enabled",
                     "yes",
                     "--cluster-config-file",
                     "nodes.conf",
-                    port=free_cluster_port(),
+                    port=port,
+                    appendonly=appendonly,
+                    directory=None if node_dir is None else str(node_dir),
                 )
-            )[0]
-            for _ in range(masters)
-        ]
-        ports = [int(url.rsplit(":", 1)[1].split("/")[0]) for url in urls]
+            )
         clients = [redis.Redis(port=port) for port in ports]
         try:
-            share = _SLOTS // masters
-            for index, client in enumerate(clients):
-                first = index * share
-                last = _SLOTS - 1 if index == masters - 1 else first + share - 1
-                client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
-            for port in ports[1:]:
-                clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
-            deadline = time.monotonic() + 30
-            while True:
-                states = [client.execute_command("CLUSTER", "INFO") for client in clients]
-                if all(b"cluster_state:ok" in state for state in states) and all(
-                    b"cluster_known_nodes:%d" % masters in state for state in states
-                ):
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the Redis Cluster did not become ready")
-                time.sleep(0.05)
+            if not restart:
+                _form(clients, ports)
+            _wait_until_ready(clients)
         finally:
             for client in clients:
                 client.close()
         yield f"redis+cluster://127.0.0.1:{ports[0]}"
 
 
-def flush_cluster(url: str) -> None:
-    """Empty every master of the cluster at ``url``."""
-    seed = url.replace("redis+cluster://", "redis://", 1)
-    client = redis.RedisCluster.from_url(seed)
-    try:
-        client.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
-    finally:
-        client.close()
+def _form(clients: list[redis.Redis], ports: list[int]) -> None:
+    """Split the slots evenly over the nodes and introduce them to each other."""
+    share = _SLOTS // len(clients)
+    for index, client in enumerate(clients):
+        first = index * share
+        last = _SLOTS - 1 if index == len(clients) - 1 else first + share - 1
+        client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+    for port in ports[1:]:
+        clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
+
+
+def _wait_until_ready(clients: list[redis.Redis]) -> None:
+    deadline = time.monotonic() + 30
+    expected = b"cluster_known_nodes:%d" % len(clients)
+    while True:
+        states = [client.execute_command("CLUSTER", "INFO") for client in clients]
+        if all(b"cluster_state:ok" in state and expected in state for state in states):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the Redis Cluster did not become ready")
+        time.sleep(0.05)

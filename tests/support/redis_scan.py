@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import redis
+from .redis_topology import SyncClient, sync_client
 
 DEFAULT_MARKERS = ("eyJ", "ory_rt_", "ory_ac_")
 
 
 def find_plaintext_tokens(redis_url: str, markers: Sequence[str] = DEFAULT_MARKERS) -> list[str]:
-    """Names of the keys whose name or content (any type) contains one of ``markers``."""
+    """Names of the keys whose name or content (any type) contains one of ``markers``.
+    ``redis_url`` may name a standalone server or a cluster (every master is scanned)."""
     needles = [marker.encode() for marker in markers]
     offending: list[str] = []
-    client = redis.Redis.from_url(redis_url, decode_responses=False)
+    client = sync_client(redis_url)
     try:
         for key in client.scan_iter(count=500):
             if _contains(needles, [key, *_contents(client, key)]):
@@ -23,7 +24,7 @@ def find_plaintext_tokens(redis_url: str, markers: Sequence[str] = DEFAULT_MARKE
     return sorted(offending)
 
 
-def _contents(client: redis.Redis, key: bytes) -> list[bytes]:
+def _contents(client: SyncClient, key: bytes) -> list[bytes]:
     kind = client.type(key).decode()
     if kind == "string":
         value = client.get(key)

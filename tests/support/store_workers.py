@@ -6,8 +6,7 @@ import asyncio
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
-import redis.asyncio as aioredis
-
+from fanvue_embedded._redis import redis_from_url
 from fanvue_embedded.config import EncryptionKey
 from fanvue_embedded.crypto import Keyring
 from fanvue_embedded.errors import GenerationConflict
@@ -46,7 +45,7 @@ def increment_under_lock(url: str, creator: str, counter_key: str, rounds: int) 
 
 async def _increment(url: str, creator: str, counter_key: str, rounds: int) -> None:
     store = RedisTokenStore.from_url(url, Keyring.generate_ephemeral())
-    raw = aioredis.Redis.from_url(url)
+    raw = redis_from_url(url)
     try:
         for _ in range(rounds):
             async with store.lock(creator, ttl=30.0, acquire_timeout=120.0):

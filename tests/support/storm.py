@@ -18,10 +18,9 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from typing import Any, TypeAlias
 
-import redis.asyncio as aioredis
-
 from fanvue_embedded._devdefaults import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_REDIRECT_URI
 from fanvue_embedded._http import build_async_client
+from fanvue_embedded._redis import redis_from_url
 from fanvue_embedded.config import EncryptionKey
 from fanvue_embedded.crypto import Keyring
 from fanvue_embedded.errors import FanvueError, ReauthorizationRequired
@@ -229,7 +228,7 @@ def reauthorization_storm(
 async def _reauthorization_storm(
     setup: Setup, creator: str, callers: int, hook_counter: str, barrier: Barrier
 ) -> list[str]:
-    counter = aioredis.Redis.from_url(setup.redis_url)
+    counter = redis_from_url(setup.redis_url)
 
     async def hook(creator_uuid: str, reason: str) -> None:
         await counter.incr(hook_counter)
