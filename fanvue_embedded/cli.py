@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
+from ._argtypes import port_number, positive_int
 from ._devdefaults import (
     DEV_CLIENT_ID,
     DEV_CLIENT_SECRET,
@@ -127,12 +128,36 @@ def _run_emulator(args: argparse.Namespace) -> None:
     run_emulator(config_from_args(args), host=args.host, port=args.port)
 
 
+def _check_tls_files(certfile: str | None, keyfile: str | None) -> None:
+    """Load the certificate and key once up front: a missing, unreadable or mismatched file is
+    a configuration error naming the flag, not a traceback from inside uvicorn."""
+    if certfile is None and keyfile is None:
+        return
+    if certfile is None or keyfile is None:
+        raise ConfigurationError("--ssl-certfile and --ssl-keyfile go together: give both.")
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except ssl.SSLError as exc:
+        raise ConfigurationError(
+            f"--ssl-certfile {certfile!r} / --ssl-keyfile {keyfile!r}: not a PEM certificate "
+            "chain with its matching private key."
+        ) from exc
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigurationError(
+            f"--ssl-certfile {certfile!r} / --ssl-keyfile {keyfile!r} cannot be used: {reason}."
+        ) from exc
+
+
 def _run_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from .app import app_from_env
 
     app_from_env()  # validate configuration before forking workers; fails with a clear message
+    _check_tls_files(args.ssl_certfile, args.ssl_keyfile)
     uvicorn.run(
         "fanvue_embedded.app:app_from_env",
         factory=True,
@@ -225,18 +250,22 @@ def build_parser() -> argparse.ArgumentParser:
     emulator_arguments(commands.add_parser("emulator", help="run the local Fanvue emulator"))
 
     dev = commands.add_parser("dev", help="run the emulator and the app together")
-    dev.add_argument("--port", type=int, default=8000, help="app port on 127.0.0.1")
-    dev.add_argument("--emulator-port", type=int, default=9000, help="emulator port (localhost)")
+    dev.add_argument("--port", type=port_number, default=8000, help="app port on 127.0.0.1")
+    dev.add_argument(
+        "--emulator-port", type=port_number, default=9000, help="emulator port (localhost)"
+    )
 
     serve = commands.add_parser("serve", help="serve the app (configuration from the environment)")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server binds all interfaces
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--port", type=port_number, default=8000)
+    serve.add_argument("--workers", type=positive_int, default=1)
     serve.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-* headers")
     serve.add_argument("--forwarded-allow-ips", default="127.0.0.1")
     serve.add_argument("--ssl-certfile")
     serve.add_argument("--ssl-keyfile")
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+    )
 
     keys = commands.add_parser("keys", help="encryption keys for TOKEN_ENCRYPTION_KEYS")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="action")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from fanvue_embedded.cli import dev_environment, main
 from fanvue_embedded.config import Settings, parse_encryption_keys
@@ -84,6 +85,46 @@ def test_serve_refuses_bad_production_config(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "OAUTH_CLIENT_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["serve", "--port", "99999"], "--port: '99999' is not a port number"),
+        (["serve", "--port", "http"], "--port: 'http' is not a whole number"),
+        (["serve", "--workers", "0"], "--workers: '0' must be 1 or more"),
+        (["serve", "--log-level", "loud"], "--log-level: invalid choice: 'loud'"),
+        (["serve", "--ssl-certfile", "/no/cert.pem"], "--ssl-certfile and --ssl-keyfile go"),
+        (
+            ["serve", "--ssl-certfile", "/no/cert.pem", "--ssl-keyfile", "/no/key.pem"],
+            "--ssl-certfile '/no/cert.pem' / --ssl-keyfile '/no/key.pem' cannot be used: No such",
+        ),
+        (
+            ["serve", "--ssl-certfile", "pyproject.toml", "--ssl-keyfile", "pyproject.toml"],
+            "not a PEM certificate chain with its matching private key",
+        ),
+        (["dev", "--emulator-port", "0"], "--emulator-port: '0' is not a port number"),
+        (["emulator", "--grace-seconds", "-1"], "--grace-seconds: '-1' must be a finite number"),
+        (["emulator", "--grace-seconds", "nan"], "--grace-seconds: 'nan' must be a finite"),
+        (["emulator", "--session-token-ttl", "0"], "--session-token-ttl: '0' must be 1 or more"),
+    ],
+)
+def test_bad_flags_are_usage_errors_naming_the_value(args: list[str], named: str) -> None:
+    environment = dev_environment(
+        app_url="http://127.0.0.1:8000", platform_url="http://127.0.0.1:9", environ={}
+    )
+    result = subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **environment},
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert named in result.stderr
     assert "Traceback" not in result.stderr
 
 

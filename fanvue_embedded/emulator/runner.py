@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from fanvue_embedded._argtypes import non_negative_number, port_number, positive_int
 from fanvue_embedded._devdefaults import DEV_CLIENT_SECRET
 
 from .app import Emulator
@@ -23,7 +24,7 @@ def build_arg_parser(parser: argparse.ArgumentParser | None = None) -> argparse.
     )
     defaults = EmulatorConfig()
     parser.add_argument("--host", default=DEFAULT_HOST)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT)
     parser.add_argument("--client-id", default=defaults.client_id)
     parser.add_argument("--client-secret", default=None, help="default: the public dev secret")
     parser.add_argument(
@@ -38,10 +39,12 @@ def build_arg_parser(parser: argparse.ArgumentParser | None = None) -> argparse.
         default=None,
         help="registered scopes, space- or comma-separated (openid offline_access offline added)",
     )
-    parser.add_argument("--grace-seconds", type=float, default=defaults.grace_seconds)
+    parser.add_argument("--grace-seconds", type=non_negative_number, default=defaults.grace_seconds)
     parser.add_argument("--rotation-mode", choices=ROTATION_MODES, default=defaults.rotation_mode)
-    parser.add_argument("--access-token-ttl", type=int, default=defaults.access_token_ttl)
-    parser.add_argument("--session-token-ttl", type=int, default=defaults.session_token_ttl)
+    parser.add_argument("--access-token-ttl", type=positive_int, default=defaults.access_token_ttl)
+    parser.add_argument(
+        "--session-token-ttl", type=positive_int, default=defaults.session_token_ttl
+    )
     parser.add_argument("--app-url", default=None, help="the app's embed URL")
     parser.add_argument("--issuer", default=None, help="public base URL (default: from requests)")
     parser.add_argument("--seed", type=int, default=None, help="seed for random fault injection")
