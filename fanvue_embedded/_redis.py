@@ -27,6 +27,7 @@ from .errors import ConfigurationError, StoreUnavailable
 __all__ = [
     "RedisClient",
     "close_redis",
+    "cluster_seed_url",
     "ensure_bytes_client",
     "persistence_by_master",
     "redis_from_url",
@@ -75,9 +76,9 @@ def redis_from_url(url: str, **kwargs: Any) -> RedisClient:
     scheme = parts.scheme.lower()
     if scheme in ("redis", "rediss", "unix"):
         return Redis.from_url(url, **kwargs)
-    if scheme in ("redis+cluster", "rediss+cluster"):
-        plain = "rediss" if scheme.startswith("rediss") else "redis"
-        return RedisCluster.from_url(urlunsplit((plain, *parts[1:])), **kwargs)
+    seed = cluster_seed_url(url)
+    if seed is not None:
+        return RedisCluster.from_url(seed, **kwargs)
     if scheme in ("redis+sentinel", "rediss+sentinel"):
         return _sentinel_master(parts.netloc, parts.path, tls=scheme.startswith("rediss"), **kwargs)
     raise ConfigurationError(
@@ -85,6 +86,16 @@ def redis_from_url(url: str, **kwargs: Any) -> RedisClient:
         "redis+sentinel:// or redis+cluster://.",
         variable="REDIS_URL",
     )
+
+
+def cluster_seed_url(url: str) -> str | None:
+    """For ``redis+cluster://`` (``rediss+cluster://``), the seed node's URL in the form
+    redis-py's cluster client takes (``redis://``, ``rediss://``); ``None`` for other URLs."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("redis+cluster", "rediss+cluster"):
+        return None
+    return urlunsplit(("rediss" if scheme.startswith("rediss") else "redis", *parts[1:]))
 
 
 def _sentinel_master(netloc: str, path: str, *, tls: bool, **kwargs: Any) -> Redis:
@@ -142,9 +153,10 @@ async def persistence_by_master(client: RedisClient) -> dict[str, dict[str, Any]
     Sentinel-discovered server, one per primary node (``host:port``) for a Cluster, since each
     master persists only its own slots."""
     if isinstance(client, RedisCluster):
+        primaries = client.get_primaries()
         infos = await client.info("persistence", target_nodes=RedisCluster.PRIMARIES)
-        if len(client.get_primaries()) == 1:  # redis-py unwraps a single node's answer
-            return {client.get_primaries()[0].name: infos}
+        if len(primaries) == 1:  # redis-py unwraps a single node's answer
+            return {primaries[0].name: infos}
         return dict(infos)
     return {"": await client.info("persistence")}
 

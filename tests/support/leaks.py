@@ -3,8 +3,8 @@
 ``tests/conftest.py`` installs a ``LogCapture`` on the root logger for the whole run (raw
 records, before any redaction filter: the code must not log a token in the first place), scans
 the subprocess log files the tests wrote, scans the session's Redis servers (standalone and
-cluster) before every flush and at the end, and prints the figures kept in ``FIGURES``. A leak is reported by kind and place only: printing the value found
-would leak it once more.
+cluster) before every flush and at the end, and prints the figures kept in ``FIGURES``. A leak
+is reported by kind and place only: printing the value found would leak it once more.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fanvue_embedded._devdefaults import DEV_CLIENT_SECRET, DEV_SESSION_SECRET
-from tests.support.redis_scan import find_plaintext_tokens
+from tests.support.redis_scan import plaintext_keys
 from tests.support.redis_topology import key_count, sync_client
 
 LEAK_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -117,10 +117,9 @@ def scan_redis(redis_url: str) -> tuple[int, list[str]]:
     token plaintext."""
     client = sync_client(redis_url)
     try:
-        keys = key_count(client)
+        return key_count(client), plaintext_keys(client)
     finally:
         client.close()
-    return keys, find_plaintext_tokens(redis_url)
 
 
 @dataclass

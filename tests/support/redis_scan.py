@@ -12,15 +12,21 @@ DEFAULT_MARKERS = ("eyJ", "ory_rt_", "ory_ac_")
 def find_plaintext_tokens(redis_url: str, markers: Sequence[str] = DEFAULT_MARKERS) -> list[str]:
     """Names of the keys whose name or content (any type) contains one of ``markers``.
     ``redis_url`` may name a standalone server or a cluster (every master is scanned)."""
-    needles = [marker.encode() for marker in markers]
-    offending: list[str] = []
     client = sync_client(redis_url)
     try:
-        for key in client.scan_iter(count=500):
-            if _contains(needles, [key, *_contents(client, key)]):
-                offending.append(key.decode("utf-8", "replace"))
+        return plaintext_keys(client, markers)
     finally:
         client.close()
+
+
+def plaintext_keys(client: SyncClient, markers: Sequence[str] = DEFAULT_MARKERS) -> list[str]:
+    """:func:`find_plaintext_tokens` on a client the caller holds."""
+    needles = [marker.encode() for marker in markers]
+    offending = [
+        key.decode("utf-8", "replace")
+        for key in client.scan_iter(count=500)
+        if _contains(needles, [key, *_contents(client, key)])
+    ]
     return sorted(offending)
 
 

@@ -14,19 +14,16 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from fanvue_embedded._redis import cluster_seed_url
+
 SyncClient: TypeAlias = "redis.Redis | redis.RedisCluster"
-
-CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
-
-
-def is_cluster(url: str) -> bool:
-    return url.startswith(CLUSTER_SCHEMES)
 
 
 def sync_client(url: str) -> SyncClient:
     """A blocking redis-py client for ``url`` (bytes in, bytes out)."""
-    if is_cluster(url):
-        return _ClusterClient.from_url(_plain(url))
+    seed = cluster_seed_url(url)
+    if seed is not None:
+        return _ClusterClient.from_url(seed)
     return redis.Redis.from_url(url)
 
 
@@ -37,12 +34,6 @@ class _ClusterClient(redis.RedisCluster):
     def close(self) -> None:
         self.disconnect_connection_pools()
         super().close()
-
-
-def _plain(cluster_url: str) -> str:
-    """``redis+cluster://h:p`` as redis-py's cluster client wants it: ``redis://h:p``."""
-    scheme, rest = cluster_url.split("://", 1)
-    return f"{'rediss' if scheme.startswith('rediss') else 'redis'}://{rest}"
 
 
 def key_count(client: SyncClient) -> int:
@@ -76,6 +67,7 @@ def redis_url_for(request: pytest.FixtureRequest, topology: str) -> str:
 def decoding_async_client(url: str) -> aioredis.Redis | aioredis.RedisCluster:
     """An asyncio client built with ``decode_responses=True``: the wrong kind for the stores,
     which must refuse it (``redis_from_url`` never builds one)."""
-    if is_cluster(url):
-        return aioredis.RedisCluster.from_url(_plain(url), decode_responses=True)
+    seed = cluster_seed_url(url)
+    if seed is not None:
+        return aioredis.RedisCluster.from_url(seed, decode_responses=True)
     return aioredis.Redis.from_url(url, decode_responses=True)
