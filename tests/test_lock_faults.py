@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fanvue_embedded._redis import redis_from_url
@@ -13,7 +15,7 @@ KEY = "fve:{creator-1}:l"
 
 
 @pytest.mark.anyio
-async def test_release_failing_on_redis_keeps_ownership_for_a_retry(tmp_path: str) -> None:
+async def test_release_failing_on_redis_keeps_ownership_for_a_retry(tmp_path: Path) -> None:
     workdir = str(tmp_path)
     with run_redis_server(appendonly=True, directory=workdir) as (url, _proc):
         client = redis_from_url(url)
@@ -25,7 +27,7 @@ async def test_release_failing_on_redis_keeps_ownership_for_a_retry(tmp_path: st
             await lock.release()
         assert lock.owned, "a release Redis never confirmed must not forget the owner token"
         port = int(url.rsplit(":", 1)[1].split("/")[0])
-        with run_redis_server(appendonly=True, directory=workdir, port=port) as (_url, _proc):
+        with run_redis_server(appendonly=True, directory=workdir, port=port):
             assert await client.get(KEY) is not None, "the restarted server lost the lock key"
             assert await lock.extend(), "the lock can still be extended after the failure"
             assert await lock.release()

@@ -79,3 +79,21 @@ def test_worker_and_composition_root_import_no_starlette() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.anyio
+async def test_each_app_serves_its_own_metrics() -> None:
+    from fanvue_embedded.app import create_app
+
+    first, second = create_app(dev_settings()), create_app(dev_settings())
+    try:
+        first.state.fanvue.metrics.session_exchanges.labels("ok").inc()
+        for app, expected in ((first, True), (second, False)):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as http:
+                text = (await http.get("/metrics")).text
+            assert "# TYPE fanvue_session_exchanges_total counter" in text
+            assert ('fanvue_session_exchanges_total{outcome="ok"} 1.0' in text) is expected
+    finally:
+        await first.state.fanvue.aclose()
+        await second.state.fanvue.aclose()
