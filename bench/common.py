@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 
 from fanvue_embedded._devdefaults import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_SESSION_SECRET
-from fanvue_embedded.app.services import Services, build_services
 from fanvue_embedded.config import Secret, Settings, parse_encryption_keys
 from fanvue_embedded.crypto import Keyring
+from fanvue_embedded.services import Services, build_services
 from tests.support.emulator import EmulatorHandle
 
 REDIRECT_URI = "http://127.0.0.1:8000/oauth/callback"

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 
 from fanvue_embedded._devdefaults import DEV_CLIENT_ID, DEV_CLIENT_SECRET
-from fanvue_embedded.app.services import Services
 from fanvue_embedded.models import TokenSet
 from fanvue_embedded.oauth import client_secret_basic
+from fanvue_embedded.services import Services
 from fanvue_embedded.store import TokenStore
 from fanvue_embedded.tokens import fingerprint
 

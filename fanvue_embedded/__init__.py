@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .client import FanvueClient, RateLimit
 from .config import Secret, Settings
 from .crypto import Keyring

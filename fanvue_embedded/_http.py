@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from . import __version__
+from ._version import __version__
 from .errors import UpstreamUnavailable
 
 __all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "build_async_client", "translate_transport_errors"]

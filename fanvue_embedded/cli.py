@@ -23,7 +23,6 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from . import __version__
 from ._argtypes import port_number, positive_int
 from ._devdefaults import (
     DEV_CLIENT_ID,
@@ -33,11 +32,12 @@ from ._devdefaults import (
     DEV_SESSION_SECRET,
     DEV_WEBHOOK_SECRET,
 )
+from ._version import __version__
 from .errors import ConfigurationError
 from .logs import configure_logging
 
 if TYPE_CHECKING:
-    from .app.services import Services
+    from .services import Services
 
 __all__ = ["build_parser", "dev_environment", "main"]
 
@@ -184,8 +184,8 @@ def _run_keys(args: argparse.Namespace) -> int:
 
 
 async def _with_services(work: Callable[[Services], Awaitable[int]]) -> int:
-    from .app.services import build_services
     from .config import Settings
+    from .services import build_services
 
     services = build_services(Settings.from_env())
     try:

@@ -21,7 +21,6 @@ from typing import Any, Protocol
 import httpx
 
 from ._http import build_async_client, translate_transport_errors
-from .config import DEFAULT_API_VERSION
 from .errors import (
     APIError,
     APIVersionGoneError,
@@ -33,8 +32,9 @@ from .errors import (
     UnauthorizedError,
     UpstreamServerError,
 )
-from .metrics import observe_upstream
+from .metrics import Metrics
 from .models import FanvueUser, system_clock
+from .values import DEFAULT_API_VERSION
 
 __all__ = ["AccessTokenProvider", "FanvueClient", "RateLimit", "parse_retry_after"]
 
@@ -115,6 +115,7 @@ class FanvueClient:
         rate_limit_retries: int = 2,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = system_clock,
+        metrics: Metrics | None = None,
     ) -> None:
         self._provider: AccessTokenProvider | None = None
         self._fixed_token: str | None = None
@@ -132,6 +133,7 @@ class FanvueClient:
         self._rate_limit_retries = rate_limit_retries
         self._sleep = sleep
         self._clock = clock
+        self._metrics = metrics or Metrics()
         self.last_rate_limit: RateLimit | None = None
 
     def __repr__(self) -> str:
@@ -198,7 +200,7 @@ class FanvueClient:
             "X-Fanvue-API-Version": self.api_version,
             "Accept": "application/json",
         }
-        with observe_upstream("api"):
+        with self._metrics.observe_upstream("api"):
             async with translate_transport_errors(f"Fanvue API {method} {path}"):
                 response = await self._http.request(
                     method,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import os
 import re
 from collections.abc import Mapping
@@ -20,17 +19,23 @@ from urllib.parse import urlsplit
 
 from ._devdefaults import DEV_ENCRYPTION_KEY, DEV_SECRETS
 from .errors import ConfigurationError
+from .values import (
+    DEFAULT_API_VERSION,
+    KNOWN_SCOPES,
+    REQUIRED_SCOPES,
+    EncryptionKey,
+    Secret,
+)
 
 __all__ = [
     "DEFAULT_API_VERSION",
     "ENVIRONMENTS",
     "KNOWN_SCOPES",
     "REQUIRED_SCOPES",
+    "EncryptionKey",
     "Secret",
     "Settings",
 ]
-
-DEFAULT_API_VERSION = "2025-06-26"
 
 ENVIRONMENTS: Mapping[str, Mapping[str, str]] = {
     "production": {
@@ -45,28 +50,6 @@ ENVIRONMENTS: Mapping[str, Mapping[str, str]] = {
     },
 }
 
-KNOWN_SCOPES = frozenset(
-    {
-        "read:self",
-        "read:chat",
-        "write:chat",
-        "read:fan",
-        "read:creator",
-        "write:creator",
-        "read:media",
-        "write:media",
-        "read:post",
-        "write:post",
-        "read:insights",
-        "read:tracking_links",
-        "write:tracking_links",
-        "read:agency",
-        "write:agency",
-    }
-)
-REQUIRED_SCOPES = ("openid", "offline_access", "offline")
-"""Always requested: ``offline_access``/``offline`` yield the refresh token, ``openid`` the id token."""
-
 _MIN_LENGTH = {"OAUTH_CLIENT_SECRET": 16, "SESSION_SECRET": 32, "FANVUE_WEBHOOK_SECRET": 16}
 _PLACEHOLDER_WORDS = (
     "changeme",
@@ -79,45 +62,6 @@ _PLACEHOLDER_WORDS = (
 )
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _AES_KEY_BYTES = 32
-
-
-class Secret:
-    """A string that never shows itself in ``repr()``/``str()`` or logs.
-
-    Use ``get_secret_value()`` at the one place the real value is needed.
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get_secret_value(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Secret):
-            return NotImplemented
-        return hmac.compare_digest(self._value.encode(), other._value.encode())
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-
-@dataclass(frozen=True, slots=True)
-class EncryptionKey:
-    """One AES-256 key of the token keyring. ``key`` is masked in ``repr()``."""
-
-    key_id: str
-    key: bytes = field(repr=False)
 
 
 def _looks_like_placeholder(value: str) -> bool:

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .config import EncryptionKey
 from .errors import ConfigurationError, DecryptionError
+from .values import EncryptionKey
 
 __all__ = ["Decrypted", "Keyring", "generate_key"]
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import httpx
 
 from .client import FanvueClient
-from .config import DEFAULT_API_VERSION
+from .metrics import Metrics
 from .models import Clock, FanvueUser, TokenSet, system_clock
 from .oauth import OAuthClient
 from .pkce import code_challenge_s256, generate_code_verifier, generate_state
 from .platform import PlatformClient, validate_session_token
 from .store import TokenStore
+from .values import DEFAULT_API_VERSION, DEFAULT_KEEPALIVE_INTERVAL
 
 __all__ = ["DEFAULT_KEEPALIVE_INTERVAL", "ExchangeResult", "OnTokens", "SessionExchange"]
 
@@ -29,9 +30,6 @@ logger = logging.getLogger("fanvue_embedded.exchange")
 
 OnTokens = Callable[[TokenSet, FanvueUser], Awaitable[None] | None]
 """The port of the JS SDK's ``onTokens({tokens, user})``: called after the tokens are stored."""
-
-DEFAULT_KEEPALIVE_INTERVAL = 3 * 24 * 3600.0
-"""How long a stored chain may sit unused before the keepalive worker refreshes it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +54,7 @@ class SessionExchange:
         on_tokens: OnTokens | None = None,
         keepalive_interval: float = DEFAULT_KEEPALIVE_INTERVAL,
         clock: Clock = system_clock,
+        metrics: Metrics | None = None,
     ) -> None:
         self._platform = platform
         self._oauth = oauth
@@ -66,6 +65,7 @@ class SessionExchange:
         self._on_tokens = on_tokens
         self._keepalive_interval = keepalive_interval
         self._clock = clock
+        self._metrics = metrics or Metrics()
 
     async def exchange(self, session_token: str) -> ExchangeResult:
         validate_session_token(session_token)
@@ -86,6 +86,7 @@ class SessionExchange:
             api_base_url=self._api_base_url,
             api_version=self._api_version,
             http=self._http,
+            metrics=self._metrics,
         ) as api:
             user = await api.get_current_user()
         # A fresh exchange starts a new chain: it replaces whatever was stored (including a

@@ -96,11 +96,17 @@ class CreatorLock(abc.ABC):
 
     async def release(self) -> bool:
         """Give the lock up. False when it was not held, or had lapsed and maybe been re-taken
-        (in which case the new holder's lock is left alone)."""
-        token, self._token = self._token, None
+        (in which case the new holder's lock is left alone).
+
+        If the store fails (``StoreUnavailable``) the object still owns the lock, so the
+        release (or an extend) can be tried again: the owner token is forgotten only once the
+        store has answered."""
+        token = self._token
         if token is None:
             return False
-        return await self._release(token)
+        released = await self._release(token)
+        self._token = None
+        return released
 
     async def extend(self, ttl: float | None = None) -> bool:
         """Reset the lock's TTL to ``ttl`` (default: the original ttl) if still held.
@@ -193,24 +199,23 @@ class RedisCreatorLock(CreatorLock):
 class MemoryCreatorLock(CreatorLock):
     """The same lock for one process (one event loop): a shared dict of name -> (owner, expiry).
 
-    Locks that should exclude each other must share ``registry`` (a store passes its own).
+    Locks that should exclude each other must share ``registry``; there is no process-wide
+    default (a ``MemoryTokenStore`` passes its own, so two stores never see each other's locks).
     Expiry follows the injected ``clock``.
     """
-
-    _default_registry: dict[str, tuple[str, float]] = {}  # noqa: RUF012 - deliberate process-wide default
 
     def __init__(
         self,
         name: str,
         ttl: float,
         *,
-        registry: dict[str, tuple[str, float]] | None = None,
+        registry: dict[str, tuple[str, float]],
         clock: Clock = system_clock,
         acquire_timeout: float | None = None,
         retry_interval: float = _DEFAULT_RETRY_INTERVAL,
     ) -> None:
         super().__init__(name, ttl, acquire_timeout=acquire_timeout, retry_interval=retry_interval)
-        self._registry = self._default_registry if registry is None else registry
+        self._registry = registry
         self._clock = clock
 
     def _holder(self) -> str | None:

@@ -48,18 +48,24 @@ _SUBSTITUTIONS: list[tuple[re.Pattern[str], str]] = [
 _STANDARD_ATTRIBUTES = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
 )
-_secrets: set[str] = set()
+# Process-global on purpose, unlike every other piece of state (metrics, stores and locks
+# belong to one ``Services``): Python's logging handlers are process-global, and a log line
+# cannot be traced back to the app that wrote it, so every filter masks the union of the
+# secrets of every app in the process. The set only grows: masking another app's secret too
+# is harmless, while forgetting one when a second app starts would leak it.
+_PROCESS_SECRETS: set[str] = set()
 
 
 def register_secrets(values: Iterable[str | None]) -> None:
-    """Add exact values (≥ 8 characters) the filter must always mask."""
+    """Add exact values (≥ 8 characters) the filter must always mask, process-wide."""
     for value in values:
         if value and len(value) >= 8:
-            _secrets.add(value)
+            _PROCESS_SECRETS.add(value)
 
 
 def redact(text: str) -> str:
-    for secret in sorted(_secrets, key=len, reverse=True):
+    """``text`` with every registered secret and every token-shaped string masked."""
+    for secret in sorted(_PROCESS_SECRETS, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     for pattern, replacement in _SUBSTITUTIONS:
         text = pattern.sub(replacement, text)

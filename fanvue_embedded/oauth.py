@@ -27,7 +27,7 @@ import httpx
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
 
 from ._http import build_async_client, translate_transport_errors
-from .config import REQUIRED_SCOPES, Secret, Settings
+from .config import Settings
 from .errors import (
     ClientAuthenticationError,
     ConcurrentRefreshError,
@@ -37,9 +37,10 @@ from .errors import (
     ReauthorizationRequired,
     UpstreamServerError,
 )
-from .metrics import observe_upstream
+from .metrics import Metrics
 from .models import Clock, TokenSet, system_clock
 from .pkce import validate_code_verifier
+from .values import REQUIRED_SCOPES, Secret
 
 __all__ = [
     "OAuthClient",
@@ -218,6 +219,7 @@ class OAuthClient:
         scopes: Sequence[str] = (),
         http: httpx.AsyncClient | None = None,
         clock: Clock = system_clock,
+        metrics: Metrics | None = None,
     ) -> None:
         self.client_id = client_id
         self._client_secret = (
@@ -229,6 +231,7 @@ class OAuthClient:
         self._http = http or build_async_client()
         self._owns_http = http is None
         self._clock = clock
+        self._metrics = metrics or Metrics()
 
     @classmethod
     def from_settings(
@@ -237,6 +240,7 @@ class OAuthClient:
         *,
         http: httpx.AsyncClient | None = None,
         clock: Clock = system_clock,
+        metrics: Metrics | None = None,
     ) -> OAuthClient:
         return cls(
             client_id=settings.client_id,
@@ -246,6 +250,7 @@ class OAuthClient:
             scopes=settings.scopes,
             http=http,
             clock=clock,
+            metrics=metrics,
         )
 
     def __repr__(self) -> str:
@@ -318,7 +323,7 @@ class OAuthClient:
     async def _send(self, request: TokenRequest) -> TokenSet:
         # Expiry counts from when we asked, not when the answer arrived: never later than real.
         sent_at = self._clock()
-        with observe_upstream("token"):
+        with self._metrics.observe_upstream("token"):
             async with translate_transport_errors("token endpoint"):
                 response = await self._http.post(
                     request.url, content=request.body.encode(), headers=dict(request.headers)

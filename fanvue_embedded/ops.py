@@ -14,9 +14,10 @@ import httpx
 
 from ._http import build_async_client
 from ._redis import close_redis, persistence_by_master, redis_from_url, translate_redis_errors
-from .config import KNOWN_SCOPES, Settings
+from .config import Settings
 from .errors import FanvueError
 from .store import TokenStore
+from .values import KNOWN_SCOPES
 
 __all__ = ["Check", "list_tokens", "reencrypt_all", "run_checks"]
 

@@ -26,7 +26,7 @@ from .errors import (
     StateMismatchError,
     UpstreamServerError,
 )
-from .metrics import observe_upstream
+from .metrics import Metrics
 
 __all__ = [
     "AUTHORIZE_ON_BEHALF_PATH",
@@ -121,10 +121,17 @@ def parse_authorize_on_behalf(status: int, body: bytes, *, expected_state: str) 
 class PlatformClient:
     """Calls the Fanvue platform on behalf of the app (one per app; ``http`` may be shared)."""
 
-    def __init__(self, *, platform_url: str, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        platform_url: str,
+        http: httpx.AsyncClient | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.platform_url = platform_url.rstrip("/")
         self._http = http or build_async_client()
         self._owns_http = http is None
+        self._metrics = metrics or Metrics()
 
     def __repr__(self) -> str:
         return f"PlatformClient(platform_url={self.platform_url!r})"
@@ -137,7 +144,7 @@ class PlatformClient:
             code_challenge=code_challenge,
             state=state,
         )
-        with observe_upstream("authorize_on_behalf"):
+        with self._metrics.observe_upstream("authorize_on_behalf"):
             async with translate_transport_errors("authorize-on-behalf"):
                 response = await self._http.post(
                     request.url, content=request.body, headers=dict(request.headers)

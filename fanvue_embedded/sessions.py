@@ -20,10 +20,10 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import Secret
 from .ephemeral import EphemeralStore
 from .errors import AppSessionError
 from .models import Clock, system_clock
+from .values import Secret
 
 __all__ = ["AppSession", "AppSessionManager", "IssuedSession"]
 

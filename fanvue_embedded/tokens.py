@@ -29,7 +29,6 @@ from typing import TypeVar
 import httpx
 
 from .client import AccessTokenProvider, FanvueClient
-from .config import DEFAULT_API_VERSION
 from .errors import (
     ClientAuthenticationError,
     ConcurrentRefreshError,
@@ -41,12 +40,12 @@ from .errors import (
     UpstreamServerError,
     UpstreamUnavailable,
 )
-from .exchange import DEFAULT_KEEPALIVE_INTERVAL
 from .lock import CreatorLock
-from .metrics import LOCK_WAITS, REAUTHORIZATIONS, REFRESH_OUTCOMES
+from .metrics import Metrics
 from .models import Clock, TokenSet, system_clock
 from .oauth import OAuthClient
 from .store import StoredTokens, TokenStore
+from .values import DEFAULT_API_VERSION, DEFAULT_KEEPALIVE_INTERVAL
 
 __all__ = ["OnReauthorizationRequired", "RefreshOutcome", "TokenManager", "fingerprint"]
 
@@ -102,6 +101,7 @@ class TokenManager:
         keepalive_interval: float = DEFAULT_KEEPALIVE_INTERVAL,
         on_reauthorization_required: OnReauthorizationRequired | None = None,
         clock: Clock = system_clock,
+        metrics: Metrics | None = None,
     ) -> None:
         if not 0 < lock_ttl < grace_period:
             raise ValueError("lock_ttl must be positive and well under the grace period")
@@ -119,6 +119,7 @@ class TokenManager:
         self._keepalive_interval = keepalive_interval
         self._on_reauthorization_required = on_reauthorization_required
         self._clock = clock
+        self._metrics = metrics or Metrics()
         self._inflight: dict[str, asyncio.Task[_Result]] = {}
         self._reads: dict[str, asyncio.Future[StoredTokens]] = {}
 
@@ -175,6 +176,7 @@ class TokenManager:
             api_version=self._api_version,
             http=self._http,
             clock=self._clock,
+            metrics=self._metrics,
         )
 
     # -- internals ---------------------------------------------------------------------
@@ -274,7 +276,7 @@ class TokenManager:
         while True:
             lock = self.store.lock(creator, ttl=self._lock_ttl)
             if await lock.acquire(blocking=False):
-                LOCK_WAITS.observe(self._clock() - started)
+                self._metrics.lock_waits.observe(self._clock() - started)
                 try:
                     return await self._refresh_locked(
                         creator, seen_generation, rejected, force, lock, min_age
@@ -287,11 +289,11 @@ class TokenManager:
             if await self.store.generation(creator) != seen_generation:
                 stored = await self._load(creator)
                 if self._usable(stored.tokens, rejected):
-                    LOCK_WAITS.observe(self._clock() - started)
+                    self._metrics.lock_waits.observe(self._clock() - started)
                     return _Result(stored.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
                 seen_generation = stored.generation
             if self._clock() > deadline:
-                REFRESH_OUTCOMES.inc("timeout")
+                self._metrics.refresh_outcomes.labels("timeout").inc()
                 raise RefreshInProgress("another worker's refresh did not finish in time")
 
     async def _refresh_locked(
@@ -331,7 +333,7 @@ class TokenManager:
                 return await self._chain_dead(creator, stored, "invalid_grant")
             except ClientAuthenticationError:
                 await self.store.clear_refresh_attempt(creator, token_id)
-                REFRESH_OUTCOMES.inc("invalid_client")
+                self._metrics.refresh_outcomes.labels("invalid_client").inc()
                 logger.error(
                     "token endpoint rejected the client credentials (invalid_client); "
                     "tokens kept — fix OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET"
@@ -340,28 +342,28 @@ class TokenManager:
             except ConcurrentRefreshError:
                 # Hydra saw our token in flight elsewhere and did not rotate: try again.
                 await self.store.clear_refresh_attempt(creator, token_id)
-                REFRESH_OUTCOMES.inc("concurrent_retry")
+                self._metrics.refresh_outcomes.labels("concurrent_retry").inc()
                 if sends >= self._max_sends:
                     raise
                 await asyncio.sleep(0.05 * sends * (0.5 + random.random()))  # noqa: S311
                 continue
             except (UpstreamServerError, RateLimitedError):
                 await self.store.clear_refresh_attempt(creator, token_id)
-                REFRESH_OUTCOMES.inc("transient")
+                self._metrics.refresh_outcomes.labels("transient").inc()
                 raise
             except UpstreamUnavailable as exc:
                 if _request_never_sent(exc):
                     await self.store.clear_refresh_attempt(creator, token_id)
-                    REFRESH_OUTCOMES.inc("transient")
+                    self._metrics.refresh_outcomes.labels("transient").inc()
                     raise
                 # The request may have rotated the token: re-present it while inside grace.
-                REFRESH_OUTCOMES.inc("response_lost")
+                self._metrics.refresh_outcomes.labels("response_lost").inc()
                 logger.warning("refresh response lost; retrying inside the grace window")
                 if sends >= self._max_sends:
                     raise
                 continue
             except ProtocolError:
-                REFRESH_OUTCOMES.inc("protocol_error")
+                self._metrics.refresh_outcomes.labels("protocol_error").inc()
                 if sends >= self._max_sends:
                     raise
                 continue
@@ -386,10 +388,10 @@ class TokenManager:
             )
         except GenerationConflict:
             # A newer chain was stored meanwhile (a fresh exchange): it wins.
-            REFRESH_OUTCOMES.inc("superseded")
+            self._metrics.refresh_outcomes.labels("superseded").inc()
             current = await self._load(creator)
             return _Result(current.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
-        REFRESH_OUTCOMES.inc("refreshed")
+        self._metrics.refresh_outcomes.labels("refreshed").inc()
         return _Result(fresh.access_token, RefreshOutcome.REFRESHED)
 
     async def _chain_dead(self, creator: str, stored: StoredTokens, reason: str) -> _Result:
@@ -400,8 +402,8 @@ class TokenManager:
         if not marked:
             current = await self._load(creator)
             return _Result(current.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
-        REAUTHORIZATIONS.inc(reason)
-        REFRESH_OUTCOMES.inc("reauthorization_required")
+        self._metrics.reauthorizations.labels(reason).inc()
+        self._metrics.refresh_outcomes.labels("reauthorization_required").inc()
         logger.warning("creator must re-authorize", extra={"reason": reason})
         if self._on_reauthorization_required is not None:
             outcome = self._on_reauthorization_required(creator, reason)

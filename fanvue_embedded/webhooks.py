@@ -45,7 +45,7 @@ import httpx
 from ._http import build_async_client, translate_transport_errors
 from .ephemeral import EphemeralStore
 from .errors import FanvueError, ProtocolError, UpstreamUnavailable, WebhookVerificationError
-from .metrics import WEBHOOK_DELIVERIES
+from .metrics import Metrics
 from .models import Clock, system_clock
 
 __all__ = [
@@ -485,6 +485,7 @@ class WebhookInbox:
         pending_ttl: float = 24 * 3600.0,
         failed_ttl: float = 7 * 24 * 3600.0,
         clock: Clock = system_clock,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -492,6 +493,7 @@ class WebhookInbox:
         self.pending_ttl = pending_ttl
         self.failed_ttl = failed_ttl
         self._clock = clock
+        self._metrics = metrics or Metrics()
 
     @staticmethod
     def pending_key(delivery: str) -> str:
@@ -531,7 +533,7 @@ class WebhookInbox:
         try:
             await self.registry.dispatch(event)
         except WebhookHandlerError as exc:
-            WEBHOOK_DELIVERIES.inc("handler_failed")
+            self._metrics.webhook_deliveries.labels("handler_failed").inc()
             for name, error in exc.failures:
                 # Type and location only: handler errors often quote the payload.
                 logger.error(
@@ -544,7 +546,7 @@ class WebhookInbox:
                 )
             await self._move_to_failed(delivery, [type(e).__name__ for _, e in exc.failures])
             return False
-        WEBHOOK_DELIVERIES.inc("dispatched")
+        self._metrics.webhook_deliveries.labels("dispatched").inc()
         try:
             await self.store.delete(self.pending_key(delivery))
         except FanvueError as exc:

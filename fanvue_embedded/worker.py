@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from .config import Settings
 from .errors import ClientAuthenticationError, FanvueError, ReauthorizationRequired
 from .models import Clock, system_clock
+from .services import build_services
 from .store import TokenStore
 from .tokens import RefreshOutcome, TokenManager
 
@@ -191,8 +192,6 @@ async def run_worker(settings: Settings) -> None:
     Services are built exactly as the app builds them, so the worker shares its Redis store
     and refresh coordinator with every app process.
     """
-    from .app.services import build_services  # the app layer wires everything once
-
     services = build_services(settings)
     worker = KeepaliveWorker(services.tokens, services.store, clock=services.clock)
     stop = asyncio.Event()

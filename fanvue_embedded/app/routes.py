@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from ..errors import (
     AppSessionError,
@@ -16,7 +16,7 @@ from ..errors import (
     InvalidSessionToken,
     StoreUnavailable,
 )
-from ..metrics import REGISTRY, SESSION_EXCHANGES
+from ..metrics import CONTENT_TYPE
 from .auth import (
     CreatorContext,
     authenticated,
@@ -81,23 +81,23 @@ async def session_exchange(request: Request) -> Response:
         result = await services.exchange.exchange(token)
         issued = await services.sessions.issue(result.user.uuid)
     except InvalidSessionToken:
-        SESSION_EXCHANGES.inc("invalid_session_token")
+        services.metrics.session_exchanges.labels("invalid_session_token").inc()
         return error_response(401, "invalid_session_token")
     except ConsentRequired:
-        SESSION_EXCHANGES.inc("consent_required")
+        services.metrics.session_exchanges.labels("consent_required").inc()
         return error_response(403, "consent_required")
     except StoreUnavailable:
-        SESSION_EXCHANGES.inc("store_unavailable")
+        services.metrics.session_exchanges.labels("store_unavailable").inc()
         logger.exception("session exchange: token store unavailable")
         return error_response(503, "service_unavailable")
     except FanvueError as exc:
         # Anything else Fanvue-side (refusals, protocol breaks, outages, invalid_client) is
         # not the creator's fault; the detail goes to our log only.
-        SESSION_EXCHANGES.inc(exc.code)
+        services.metrics.session_exchanges.labels(exc.code).inc()
         log = logger.error if exc.code in ("invalid_client", "state_mismatch") else logger.warning
         log("session exchange failed: %s (%s)", exc.code, type(exc).__name__)
         return error_response(502, "upstream_unavailable")
-    SESSION_EXCHANGES.inc("ok")
+    services.metrics.session_exchanges.labels("ok").inc()
     content: dict[str, Any] = {
         "session": issued.token,
         "expiresAt": int(issued.expires_at),
@@ -149,6 +149,4 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    return PlainTextResponse(
-        REGISTRY.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+    return Response(services_of(request).metrics.render(), media_type=CONTENT_TYPE)

@@ -1,125 +1,16 @@
-"""Wiring: builds the components one app instance needs from ``Settings``.
+"""The Starlette side of the composition root: ``services_of(request)``.
 
-This is the only place that picks a store: Redis when ``REDIS_URL`` is set, the in-process
-memory store otherwise — which is refused in production mode unless the caller passes a
-store explicitly (a library user who knows what they are doing).
+``Services`` and ``build_services`` live in :mod:`fanvue_embedded.services` (no Starlette there,
+so the worker and the CLI use them too); they are re-exported here for existing imports.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import httpx
 from starlette.requests import Request
 
-from .._http import build_async_client
-from .._redis import redis_from_url
-from ..config import Settings
-from ..crypto import Keyring
-from ..ephemeral import EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore
-from ..errors import ConfigurationError
-from ..exchange import OnTokens, SessionExchange
-from ..models import Clock, system_clock
-from ..oauth import OAuthClient
-from ..platform import PlatformClient
-from ..sessions import AppSessionManager
-from ..store import MemoryTokenStore, RedisTokenStore, TokenStore
-from ..tokens import OnReauthorizationRequired, TokenManager
+from ..services import Services, build_services
 
 __all__ = ["Services", "build_services", "services_of"]
-
-
-@dataclass(slots=True)
-class Services:
-    settings: Settings
-    http: httpx.AsyncClient
-    oauth: OAuthClient
-    platform: PlatformClient
-    store: TokenStore
-    ephemeral: EphemeralStore
-    sessions: AppSessionManager
-    exchange: SessionExchange
-    tokens: TokenManager
-    clock: Clock
-
-    async def aclose(self) -> None:
-        await self.store.aclose()
-        await self.ephemeral.aclose()
-        await self.http.aclose()
-
-
-def _keyring(settings: Settings) -> Keyring:
-    if settings.token_encryption_keys:
-        return Keyring(settings.token_encryption_keys)
-    # Development without keys: a random key that lives as long as the process (memory store).
-    return Keyring.generate_ephemeral()
-
-
-def build_services(
-    settings: Settings,
-    *,
-    store: TokenStore | None = None,
-    ephemeral: EphemeralStore | None = None,
-    on_tokens: OnTokens | None = None,
-    on_reauthorization_required: OnReauthorizationRequired | None = None,
-    http: httpx.AsyncClient | None = None,
-    clock: Clock = system_clock,
-) -> Services:
-    if store is None or ephemeral is None:
-        if settings.redis_url is not None:
-            redis = redis_from_url(settings.redis_url.get_secret_value())
-            store = store or RedisTokenStore(redis, _keyring(settings), close_client=True)
-            ephemeral = ephemeral or RedisEphemeralStore(redis)
-        elif settings.development:
-            store = store or MemoryTokenStore(_keyring(settings), clock=clock)
-            ephemeral = ephemeral or MemoryEphemeralStore(clock=clock)
-        else:
-            raise ConfigurationError(
-                "REDIS_URL is not set: the in-process memory store loses every creator's tokens "
-                "on restart and is not shared between processes, so it is refused in production "
-                "mode. Set REDIS_URL (or FANVUE_EMBEDDED_MODE=development for local work).",
-                variable="REDIS_URL",
-            )
-    http = http or build_async_client()
-    oauth = OAuthClient.from_settings(settings, http=http, clock=clock)
-    platform = PlatformClient(platform_url=settings.platform_url, http=http)
-    tokens = TokenManager(
-        store=store,
-        oauth=oauth,
-        api_base_url=settings.api_base_url,
-        api_version=settings.api_version,
-        http=http,
-        leeway=settings.refresh_leeway,
-        on_reauthorization_required=on_reauthorization_required,
-        clock=clock,
-    )
-    return Services(
-        settings=settings,
-        http=http,
-        oauth=oauth,
-        platform=platform,
-        store=store,
-        ephemeral=ephemeral,
-        sessions=AppSessionManager(
-            secret=settings.session_secret,
-            store=ephemeral,
-            ttl=settings.session_ttl,
-            max_age=settings.session_max_age,
-            clock=clock,
-        ),
-        exchange=SessionExchange(
-            platform=platform,
-            oauth=oauth,
-            store=store,
-            api_base_url=settings.api_base_url,
-            api_version=settings.api_version,
-            http=http,
-            on_tokens=on_tokens,
-            clock=clock,
-        ),
-        tokens=tokens,
-        clock=clock,
-    )
 
 
 def services_of(request: Request) -> Services:

@@ -17,7 +17,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import ProtocolError, StoreUnavailable, WebhookVerificationError
-from ..metrics import WEBHOOK_DELIVERIES
 from ..webhooks import (
     DEFAULT_TOLERANCE,
     SIGNATURE_HEADER,
@@ -68,7 +67,7 @@ def webhook_route(
         try:
             body = await _read_bounded(request, max_body)
         except _TooLarge:
-            WEBHOOK_DELIVERIES.inc("too_large")
+            services.metrics.webhook_deliveries.labels("too_large").inc()
             return error_response(413, "payload_too_large")
         except ClientDisconnect:
             return error_response(400, "invalid_request")
@@ -83,7 +82,7 @@ def webhook_route(
                 now=services.clock(),
             )
         except WebhookVerificationError as exc:
-            WEBHOOK_DELIVERIES.inc("invalid_signature")
+            services.metrics.webhook_deliveries.labels("invalid_signature").inc()
             # Which check failed is for our log; the sender (maybe an attacker) learns nothing.
             logger.info("webhook rejected: %s", exc.code)
             return error_response(401, "invalid_signature")
@@ -91,26 +90,30 @@ def webhook_route(
         try:
             event = parse_event(body)
         except ProtocolError as exc:
-            WEBHOOK_DELIVERIES.inc("invalid_event")
+            services.metrics.webhook_deliveries.labels("invalid_event").inc()
             logger.warning("webhook with a valid signature but a bad body: %s", exc)
             return error_response(400, "invalid_request", "the body must be a JSON event object")
 
         delivery = delivery_id(event, body, timestamp)
         inbox = WebhookInbox(
-            services.ephemeral, registry, tolerance=tolerance, clock=services.clock
+            services.ephemeral,
+            registry,
+            tolerance=tolerance,
+            clock=services.clock,
+            metrics=services.metrics,
         )
         try:
             if not await inbox.claim(delivery):
-                WEBHOOK_DELIVERIES.inc("duplicate")
+                services.metrics.webhook_deliveries.labels("duplicate").inc()
                 return json_response({"status": "duplicate"})
         except StoreUnavailable:
-            WEBHOOK_DELIVERIES.inc("store_unavailable")
+            services.metrics.webhook_deliveries.labels("store_unavailable").inc()
             logger.error("webhook %s: store unavailable, asking the sender to retry", delivery)
             return error_response(503, "service_unavailable")
         try:
             await inbox.record(delivery, timestamp, body)
         except StoreUnavailable:
-            WEBHOOK_DELIVERIES.inc("store_unavailable")
+            services.metrics.webhook_deliveries.labels("store_unavailable").inc()
             logger.error("webhook %s: could not record, asking the sender to retry", delivery)
             try:
                 await inbox.release(delivery)
@@ -118,7 +121,7 @@ def webhook_route(
                 logger.error("webhook %s: dedup marker left; a retry looks duplicate", delivery)
             return error_response(503, "service_unavailable")
 
-        WEBHOOK_DELIVERIES.inc("accepted")
+        services.metrics.webhook_deliveries.labels("accepted").inc()
         response = json_response({"status": "accepted"})
         response.background = BackgroundTask(inbox.dispatch, delivery, event)
         return response

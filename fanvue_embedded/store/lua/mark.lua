@@ -1,0 +1,10 @@
+-- Drop the tokens and leave the re-authorization mark.
+-- KEYS[1] = the creator's hash. ARGV: expected generation ('' = any), "reason|time".
+-- Returns 1 if marked, 0 if the generation moved.
+local g = tonumber(redis.call('hget', KEYS[1], 'g') or '0')
+if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= g then
+    return 0
+end
+redis.call('hdel', KEYS[1], 'v', 'a', 'u')
+redis.call('hset', KEYS[1], 'g', g + 1, 'r', ARGV[2])
+return 1

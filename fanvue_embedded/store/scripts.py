@@ -1,0 +1,22 @@
+"""The store's Lua scripts, read once from the ``lua/`` files shipped inside the package.
+
+Each is a compare-and-act on one creator's hash key (one Cluster slot), run with EVALSHA by
+redis-py's ``register_script``.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+__all__ = ["ATTEMPT", "CLEAR_ATTEMPT", "MARK", "REENCRYPT", "SAVE"]
+
+
+def _load(name: str) -> str:
+    return files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+SAVE = _load("save")
+MARK = _load("mark")
+ATTEMPT = _load("attempt")
+CLEAR_ATTEMPT = _load("clear_attempt")
+REENCRYPT = _load("reencrypt")
