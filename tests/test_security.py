@@ -38,6 +38,7 @@ from fanvue_embedded.crypto import Keyring, generate_key
 from fanvue_embedded.ephemeral import RedisEphemeralStore
 from fanvue_embedded.store import RedisTokenStore, TokenStore
 from tests.support.emulator import EmulatorHandle
+from tests.support.errors import error_code
 from tests.support.leaks import FIGURES, LogCapture, find_leaks
 from tests.support.redis_scan import find_plaintext_tokens
 from tests.support.redis_topology import sync_client
@@ -327,7 +328,7 @@ async def test_creators_are_isolated(
     ):
         response = await client.get("/api/whoami", headers=_bearer(_sign(mixed)))
         assert response.status_code == 401
-        assert response.json() == {"error": "invalid_session"}
+        assert error_code(response) == "invalid_session"
 
     # Logging Alice out ends only Alice's session; both token sets stay stored.
     store = isolation_app.store
@@ -345,7 +346,7 @@ async def test_creators_are_isolated(
     emulator.control("POST", f"/creators/{bob.uuid}/expire-access-tokens")
     bob_after = await client.get("/api/me", headers=bob.auth)
     assert bob_after.status_code == 401
-    assert bob_after.json() == {"error": "reauthorization_required"}
+    assert error_code(bob_after) == "reauthorization_required"
     alice = await _creator_with_session(emulator, client, "alice.iso2")
     assert (await client.get("/api/me", headers=alice.auth)).json()["uuid"] == alice.uuid
     assert find_plaintext_tokens(redis_url) == []
@@ -454,7 +455,7 @@ def test_mutated_sessions_never_authenticate_as_anything_else(
                 assert _signed_content(mutated) == original
             else:
                 assert response.status_code == 401
-                assert response.json() == {"error": "invalid_session"}
+                assert error_code(response) == "invalid_session"
 
         check()
     assert len(tried) >= 100
@@ -492,7 +493,7 @@ def test_expired_and_logged_out_sessions_are_rejected(
         for again in (token, _sign(payload), _sign({**payload, "exp": payload["exp"] + 3600})):
             response = client.get("/api/me", headers=_bearer(again))
             assert response.status_code == 401
-            assert response.json() == {"error": "invalid_session"}
+            assert error_code(response) == "invalid_session"
 
 
 # --- the leak detectors themselves --------------------------------------------------------------

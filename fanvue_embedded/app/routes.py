@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
-from ..errors import (
-    AppSessionError,
-    ConsentRequired,
-    FanvueError,
-    InvalidSessionToken,
-    StoreUnavailable,
-)
+from ..errors import FanvueError
 from ..metrics import REGISTRY, SESSION_EXCHANGES
 from .auth import (
     CreatorContext,
@@ -24,22 +17,23 @@ from .auth import (
     set_session_cookie,
     verify_request_session,
 )
+from .error_table import fanvue_error_response
 from .responses import error_response, json_response
 from .services import services_of
 
 __all__ = ["healthz", "logout", "me", "metrics", "readyz", "session_exchange"]
 
-logger = logging.getLogger("fanvue_embedded.app")
-
 MAX_JSON_BODY = 8 * 1024
 
 
 class BadRequest(Exception):
-    def __init__(self, status_code: int, error: str, detail: str) -> None:
-        super().__init__(detail)
+    """Malformed input: answered ``status_code`` ``{"error", "message"}``, never a 500."""
+
+    def __init__(self, status_code: int, error: str, message: str) -> None:
+        super().__init__(message)
         self.status_code = status_code
         self.error = error
-        self.detail = detail
+        self.message = message
 
 
 async def read_json_object(request: Request, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
@@ -73,30 +67,18 @@ async def session_exchange(request: Request) -> Response:
     try:
         body = await read_json_object(request)
     except BadRequest as exc:
-        return error_response(exc.status_code, exc.error, exc.detail)
+        return error_response(exc.status_code, exc.error, exc.message)
     token = body.get("token")
     if not isinstance(token, str) or not token:
         return error_response(400, "invalid_request", "'token' must be a non-empty string")
     try:
         result = await services.exchange.exchange(token)
         issued = await services.sessions.issue(result.user.uuid)
-    except InvalidSessionToken:
-        SESSION_EXCHANGES.inc("invalid_session_token")
-        return error_response(401, "invalid_session_token")
-    except ConsentRequired:
-        SESSION_EXCHANGES.inc("consent_required")
-        return error_response(403, "consent_required")
-    except StoreUnavailable:
-        SESSION_EXCHANGES.inc("store_unavailable")
-        logger.exception("session exchange: token store unavailable")
-        return error_response(503, "service_unavailable")
     except FanvueError as exc:
-        # Anything else Fanvue-side (refusals, protocol breaks, outages, invalid_client) is
-        # not the creator's fault; the detail goes to our log only.
+        # The one table decides: an unusable token 401, no consent 403, the store down 503,
+        # anything else Fanvue-side 502. The detail goes to our log only.
         SESSION_EXCHANGES.inc(exc.code)
-        log = logger.error if exc.code in ("invalid_client", "state_mismatch") else logger.warning
-        log("session exchange failed: %s (%s)", exc.code, type(exc).__name__)
-        return error_response(502, "upstream_unavailable")
+        return fanvue_error_response(exc, "POST /api/fanvue/session")
     SESSION_EXCHANGES.inc("ok")
     content: dict[str, Any] = {
         "session": issued.token,
@@ -124,9 +106,9 @@ async def logout(request: Request) -> Response:
     services = services_of(request)
     try:
         session = await verify_request_session(request)
-    except AppSessionError:
-        return error_response(401, "invalid_session")
-    await services.sessions.end(session.session_id)
+        await services.sessions.end(session.session_id)
+    except FanvueError as exc:  # no valid session 401, the store down 503
+        return fanvue_error_response(exc, "POST /api/fanvue/logout")
     response = json_response({"ok": True})
     if services.settings.session_cookie_name:
         clear_session_cookie(response, services.settings.session_cookie_name)

@@ -27,6 +27,7 @@ from ..webhooks import (
     parse_event,
     verify_signature,
 )
+from .error_table import fanvue_error_response
 from .responses import error_response, json_response
 from .services import services_of
 
@@ -69,9 +70,11 @@ def webhook_route(
             body = await _read_bounded(request, max_body)
         except _TooLarge:
             WEBHOOK_DELIVERIES.inc("too_large")
-            return error_response(413, "payload_too_large")
+            return error_response(
+                413, "payload_too_large", f"the body is limited to {max_body} bytes"
+            )
         except ClientDisconnect:
-            return error_response(400, "invalid_request")
+            return error_response(400, "invalid_request", "the request body was cut off")
 
         secrets = [s.get_secret_value() for s in services.settings.webhook_secrets]
         try:
@@ -84,9 +87,9 @@ def webhook_route(
             )
         except WebhookVerificationError as exc:
             WEBHOOK_DELIVERIES.inc("invalid_signature")
-            # Which check failed is for our log; the sender (maybe an attacker) learns nothing.
-            logger.info("webhook rejected: %s", exc.code)
-            return error_response(401, "invalid_signature")
+            # Which check failed (the instance's code) is for our log; the sender (maybe an
+            # attacker) gets the table's one answer, 401 invalid_signature.
+            return fanvue_error_response(exc, "webhook")
 
         try:
             event = parse_event(body)
@@ -103,20 +106,18 @@ def webhook_route(
             if not await inbox.claim(delivery):
                 WEBHOOK_DELIVERIES.inc("duplicate")
                 return json_response({"status": "duplicate"})
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
             WEBHOOK_DELIVERIES.inc("store_unavailable")
-            logger.error("webhook %s: store unavailable, asking the sender to retry", delivery)
-            return error_response(503, "service_unavailable")
+            return fanvue_error_response(exc, f"webhook {delivery}: not claimed, sender retries")
         try:
             await inbox.record(delivery, timestamp, body)
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
             WEBHOOK_DELIVERIES.inc("store_unavailable")
-            logger.error("webhook %s: could not record, asking the sender to retry", delivery)
             try:
                 await inbox.release(delivery)
             except StoreUnavailable:
                 logger.error("webhook %s: dedup marker left; a retry looks duplicate", delivery)
-            return error_response(503, "service_unavailable")
+            return fanvue_error_response(exc, f"webhook {delivery}: not recorded, sender retries")
 
         WEBHOOK_DELIVERIES.inc("accepted")
         response = json_response({"status": "accepted"})
