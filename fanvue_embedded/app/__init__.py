@@ -34,7 +34,7 @@ from .auth import CreatorContext, authenticated
 from .error_table import fanvue_error_handler
 from .middleware import RequestIdMiddleware
 from .oauth_routes import oauth_callback, oauth_login
-from .openapi import OPENAPI_PATH, openapi_json
+from .openapi import OPENAPI_PATH, Operation, describe, error_answer, openapi_json
 from .page import embed_page, frontend_directory
 from .responses import error_response
 from .routes import healthz, logout, me, metrics, readyz, session_exchange
@@ -68,6 +68,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _server_error(request: Request, exc: Exception) -> Response:
     # Starlette logs the traceback; the client learns nothing about it.
     return error_response(500, "internal_error", "The service failed.")
+
+
+def _static_files() -> StaticFiles:
+    files = StaticFiles(directory=frontend_directory())
+    return describe(
+        files,
+        Operation(
+            "The page's scripts and styles.",
+            operation_id="staticFile",
+            answers={"200": {"description": "The file."}, "404": error_answer("not_found")},
+        ),
+    )
 
 
 def create_app(
@@ -118,7 +130,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route(embed, embed_page, methods=["GET"]),
-            Mount(static_path, StaticFiles(directory=frontend_directory()), name="static"),
+            Mount(static_path, _static_files(), name="static"),
             Route("/api/fanvue/session", session_exchange, methods=["POST"]),
             Route("/api/fanvue/logout", logout, methods=["POST"]),
             Route("/api/me", me, methods=["GET"]),

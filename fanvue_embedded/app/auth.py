@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +21,7 @@ from ..errors import AppSessionError, FanvueError
 from ..sessions import AppSession, IssuedSession
 from ..tokens import TokenManager
 from .error_table import fanvue_error_response
+from .openapi import ALL_ERRORS, default_operation, describe, operation_of
 from .services import services_of
 
 __all__ = [
@@ -131,4 +132,6 @@ def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         attach_renewal(request, response, session)
         return response
 
-    return endpoint
+    # In /openapi.json: secured, and answering any row of the error table.
+    described = operation_of(handler) or default_operation(handler)
+    return describe(endpoint, replace(described, secured=True, errors=ALL_ERRORS))

@@ -163,10 +163,11 @@ ERROR_TABLE: Mapping[type[FanvueError], HTTPAnswer] = MappingProxyType(
 )
 
 
-def answer_for(exc: FanvueError) -> HTTPAnswer:
-    """The row for ``exc``: its class's, else its nearest listed ancestor's."""
-    for cls in type(exc).__mro__:
-        answer = ERROR_TABLE.get(cls)
+def answer_for(error: FanvueError | type[FanvueError]) -> HTTPAnswer:
+    """The row for an error (or error class): its class's, else its nearest listed ancestor's."""
+    cls = error if isinstance(error, type) else type(error)
+    for ancestor in cls.__mro__:
+        answer = ERROR_TABLE.get(ancestor)
         if answer is not None:
             return answer
     return _INTERNAL  # unreachable: FanvueError itself is listed

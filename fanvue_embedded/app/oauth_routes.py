@@ -13,9 +13,17 @@ import logging
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..errors import FanvueError
+from ..errors import (
+    FanvueError,
+    ProtocolError,
+    RejectedError,
+    StoreError,
+    StoreUnavailable,
+    TransientError,
+)
 from ..pkce import code_challenge_s256, generate_code_verifier, generate_state
 from .error_table import fanvue_error_response
+from .openapi import PROFILE_REF, error_answer, json_answer, operation
 from .responses import error_response, json_response
 from .services import services_of
 
@@ -29,6 +37,17 @@ _KEY_PREFIX = "oauth-login:"
 _MAX_PARAM = 2048
 
 
+@operation(
+    "Start the standard (off-platform) OAuth flow.",
+    operation_id="oauthLogin",
+    answers={
+        "302": {
+            "description": "Redirect to the authorization server.",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        }
+    },
+    errors=(StoreUnavailable,),
+)
 async def oauth_login(request: Request) -> Response:
     services = services_of(request)
     verifier = generate_code_verifier()
@@ -53,6 +72,25 @@ async def oauth_login(request: Request) -> Response:
     return response
 
 
+@operation(
+    "Finish the standard flow (state bound to the login cookie).",
+    operation_id="oauthCallback",
+    parameters=tuple(
+        {"name": name, "in": "query", "schema": {"type": "string"}}
+        for name in ("code", "state", "error", "error_description")
+    ),
+    answers={
+        "200": json_answer(
+            {
+                "type": "object",
+                "properties": {"status": {"type": "string"}, "creator": PROFILE_REF},
+            },
+            "Connected.",
+        ),
+        "400": error_answer("invalid_request, invalid_state, access_denied, authorization_failed"),
+    },
+    errors=(RejectedError, ProtocolError, TransientError, StoreError),
+)
 async def oauth_callback(request: Request) -> Response:
     services = services_of(request)
     params = request.query_params

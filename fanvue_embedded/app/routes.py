@@ -8,7 +8,15 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
-from ..errors import FanvueError
+from ..errors import (
+    AppSessionError,
+    FanvueError,
+    ProtocolError,
+    RejectedError,
+    StoreError,
+    StoreUnavailable,
+    TransientError,
+)
 from ..metrics import REGISTRY, SESSION_EXCHANGES
 from .auth import (
     CreatorContext,
@@ -18,6 +26,7 @@ from .auth import (
     verify_request_session,
 )
 from .error_table import fanvue_error_response
+from .openapi import PROFILE_REF, error_answer, json_answer, operation
 from .responses import error_response, json_response
 from .services import services_of
 
@@ -61,6 +70,44 @@ async def read_json_object(request: Request, limit: int = MAX_JSON_BODY) -> dict
     return data
 
 
+# Everything the exchange (and the standard flow's callback) can meet on the way to Fanvue and
+# the store: refusals (401/403/502), protocol breaks (502), outages and rate limits (502/429/503).
+EXCHANGE_ERRORS = (RejectedError, ProtocolError, TransientError, StoreError)
+_INPUT_ERRORS = {
+    "400": error_answer("invalid_request"),
+    "413": error_answer("payload_too_large"),
+    "415": error_answer("unsupported_media_type"),
+}
+_TOKEN_BODY = {
+    "type": "object",
+    "required": ["token"],
+    "properties": {
+        "token": {
+            "type": "string",
+            "minLength": 1,
+            "description": "The ~60 s session token Fanvue appended to the embed URL.",
+        }
+    },
+}
+_SESSION_ANSWER = {
+    "type": "object",
+    "required": ["session", "expiresAt", "creator"],
+    "properties": {
+        "session": {"type": "string", "description": "The app session."},
+        "expiresAt": {"type": "integer", "description": "Unix seconds."},
+        "creator": PROFILE_REF,
+        "csrfToken": {"type": "string", "description": "Cookie mode only."},
+    },
+}
+
+
+@operation(
+    "Trade Fanvue's session token for an app session.",
+    operation_id="exchangeSession",
+    request_body={"required": True, "content": {"application/json": {"schema": _TOKEN_BODY}}},
+    answers={"200": json_answer(_SESSION_ANSWER, "Signed in."), **_INPUT_ERRORS},
+    errors=EXCHANGE_ERRORS,
+)
 async def session_exchange(request: Request) -> Response:
     """``POST /api/fanvue/session``: ``{"token"}`` → an app session and the creator."""
     services = services_of(request)
@@ -95,12 +142,43 @@ async def session_exchange(request: Request) -> Response:
 
 
 @authenticated
+@operation(
+    "The creator's profile, fetched live from the Fanvue API.",
+    operation_id="currentCreator",
+    answers={
+        "200": json_answer(
+            {
+                "allOf": [
+                    PROFILE_REF,
+                    {"type": "object", "properties": {"isCreator": {"type": "boolean"}}},
+                ]
+            },
+            "The profile.",
+            headers={
+                "X-Updated-Session": {
+                    "description": "A renewed app session, sent past half the presented "
+                    "one's life.",
+                    "schema": {"type": "string"},
+                }
+            },
+        )
+    },
+)
 async def me(request: Request, ctx: CreatorContext) -> Response:
     """``GET /api/me``: the creator's profile, fetched live from the Fanvue API."""
     user = await ctx.api.get_current_user()
     return json_response({**user.public_profile(), "isCreator": user.is_creator})
 
 
+@operation(
+    "End the app session on the server.",
+    operation_id="logout",
+    secured=True,
+    answers={
+        "200": json_answer({"type": "object", "properties": {"ok": {"type": "boolean"}}}, "Ended.")
+    },
+    errors=(AppSessionError, StoreUnavailable),
+)
 async def logout(request: Request) -> Response:
     """``POST /api/fanvue/logout``: ends the app session server-side (idempotent)."""
     services = services_of(request)
@@ -115,10 +193,21 @@ async def logout(request: Request) -> Response:
     return response
 
 
+@operation(
+    "Liveness.", operation_id="healthz", answers={"200": json_answer({"type": "object"}, "Alive.")}
+)
 async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
+@operation(
+    "Readiness: the store can be reached.",
+    operation_id="readyz",
+    answers={
+        "200": json_answer({"type": "object"}, "Ready."),
+        "503": json_answer({"type": "object"}, "The store is unreachable."),
+    },
+)
 async def readyz(request: Request) -> Response:
     services = services_of(request)
     try:
@@ -130,6 +219,16 @@ async def readyz(request: Request) -> Response:
     return json_response({"status": "ready"})
 
 
+@operation(
+    "Prometheus text exposition.",
+    operation_id="metrics",
+    answers={
+        "200": {
+            "description": "Metrics.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(request: Request) -> Response:
     return PlainTextResponse(
         REGISTRY.render(), media_type="text/plain; version=0.0.4; charset=utf-8"

@@ -28,6 +28,7 @@ from ..webhooks import (
     verify_signature,
 )
 from .error_table import fanvue_error_response
+from .openapi import error_answer, operation
 from .responses import error_response, json_response
 from .services import services_of
 
@@ -64,6 +65,28 @@ def webhook_route(
 ) -> Route:
     """The webhook endpoint, verifying with the app's ``settings.webhook_secrets``."""
 
+    @operation(
+        "A signed Fanvue event (X-Fanvue-Signature: t=<unix>,v0=<hex HMAC>).",
+        operation_id="fanvueWebhook",
+        parameters=(
+            {
+                "name": SIGNATURE_HEADER,
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+        ),
+        request_body={
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        answers={
+            "200": {"description": "Accepted (or a duplicate, ignored)."},
+            "400": error_answer("invalid_request"),
+            "413": error_answer("payload_too_large"),
+        },
+        errors=(WebhookVerificationError, StoreUnavailable),
+    )
     async def receive_webhook(request: Request) -> Response:
         services = services_of(request)
         try:
