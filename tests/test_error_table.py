@@ -122,8 +122,8 @@ def test_each_error_class_answer(cls: type[FanvueError], caplog: pytest.LogCaptu
         response = fanvue_error_response(exc, "test")
     status, code = EXPECTED[cls.__name__]
     assert response.status_code == status
-    body = response.body.decode()
-    assert error_code(httpx.Response(status, content=response.body)) == code
+    body = bytes(response.body).decode()
+    assert error_code(httpx.Response(status, content=bytes(response.body))) == code
     # Generic to the user: no upstream text, no upstream error code, no token-looking value.
     assert "SECRET" not in body
     assert "fanvue_private_code" not in body
@@ -159,7 +159,7 @@ def test_instance_codes_never_reach_the_body() -> None:
     exc = errors.WebhookVerificationError("stale", code="timestamp_outside_tolerance")
     response = fanvue_error_response(exc, "webhook")
     assert b"timestamp_outside_tolerance" not in response.body
-    assert error_code(httpx.Response(401, content=response.body)) == "invalid_signature"
+    assert error_code(httpx.Response(401, content=bytes(response.body))) == "invalid_signature"
 
 
 def test_a_subclass_defined_elsewhere_answers_like_its_ancestor() -> None:
