@@ -20,6 +20,7 @@ from fanvue_embedded.config import Secret, Settings, parse_encryption_keys
 from fanvue_embedded.models import FanvueUser, TokenSet
 from fanvue_embedded.store import TokenStore
 from tests.support.emulator import EmulatorHandle
+from tests.support.errors import error_code
 
 pytestmark = pytest.mark.anyio
 
@@ -171,14 +172,14 @@ async def test_expired_session_token_is_401(emulator: EmulatorHandle, harness: A
     emulator.advance(61)
     response = await harness.client.post("/api/fanvue/session", json={"token": token})
     assert response.status_code == 401
-    assert response.json() == {"error": "invalid_session_token"}
+    assert error_code(response) == "invalid_session_token"
     assert await harness.store.count() == 0
 
 
 async def test_consent_required_is_403(emulator: EmulatorHandle, harness: AppHarness) -> None:
     response = await harness.exchange(emulator, creator="max.stone")
     assert response.status_code == 403
-    assert response.json() == {"error": "consent_required"}
+    assert error_code(response) == "consent_required"
     assert await harness.store.count() == 0
 
 
@@ -197,7 +198,7 @@ async def test_upstream_failures_are_502_and_store_nothing(
     emulator.faults(**fault)
     response = await harness.exchange(emulator)
     assert response.status_code == 502
-    assert response.json() == {"error": "upstream_unavailable"}
+    assert error_code(response) == "upstream_unavailable"
     assert await harness.store.count() == 0
     assert harness.hook_calls == []
 
@@ -208,7 +209,7 @@ async def test_invalid_client_is_502_and_logged(
     emulator.control("PATCH", "/app", json={"client_secret": "a-rotated-secret-0123456789"})
     response = await harness.exchange(emulator)
     assert response.status_code == 502
-    assert response.json() == {"error": "upstream_unavailable"}
+    assert error_code(response) == "upstream_rejected"
     assert "invalid_client" in caplog.text
     assert DEV_CLIENT_SECRET not in caplog.text
 
@@ -240,7 +241,7 @@ async def test_me_and_session_lifecycle(emulator: EmulatorHandle, harness: AppHa
     assert logout.status_code == 200
     after = await harness.client.get("/api/me", headers=new_auth)
     assert after.status_code == 401
-    assert after.json() == {"error": "invalid_session"}
+    assert error_code(after) == "invalid_session"
 
 
 @pytest.mark.parametrize(
@@ -253,7 +254,7 @@ async def test_me_rejects_missing_or_bad_sessions(
     headers = {"Authorization": header} if header else {}
     response = await harness.client.get("/api/me", headers=headers)
     assert response.status_code == 401
-    assert response.json() == {"error": "invalid_session"}
+    assert error_code(response) == "invalid_session"
 
 
 async def test_tampered_session_is_rejected(emulator: EmulatorHandle, harness: AppHarness) -> None:
@@ -290,7 +291,7 @@ async def test_revoked_consent_means_reauthorization(
     emulator.control("POST", f"/creators/{uuid}/expire-access-tokens")
     response = await harness.client.get("/api/me", headers={"Authorization": f"Bearer {session}"})
     assert response.status_code == 401
-    assert response.json() == {"error": "reauthorization_required"}
+    assert error_code(response) == "reauthorization_required"
     mark = await harness.store.reauthorization_mark(uuid)
     assert mark is not None
     assert mark.reason == "invalid_grant"
@@ -327,10 +328,10 @@ async def test_health_and_unknown_routes(harness: AppHarness) -> None:
     assert (await harness.client.get("/readyz")).json() == {"status": "ready"}
     missing = await harness.client.get("/nope")
     assert missing.status_code == 404
-    assert missing.json() == {"error": "not_found"}
+    assert error_code(missing) == "not_found"
     wrong_method = await harness.client.get("/api/fanvue/session")
     assert wrong_method.status_code == 405
-    assert wrong_method.json() == {"error": "method_not_allowed"}
+    assert error_code(wrong_method) == "method_not_allowed"
     metrics = await harness.client.get("/metrics")
     assert metrics.status_code == 200
     assert "# TYPE fanvue_session_exchanges_total counter" in metrics.text

@@ -48,6 +48,7 @@ from fanvue_embedded.webhooks import (
     verify_signature,
 )
 from tests.support.emulator import EmulatorHandle
+from tests.support.errors import error_code
 from tests.support.redis_topology import sync_client
 from tests.support.servers import free_port, serve_in_thread
 
@@ -371,7 +372,7 @@ async def test_bad_signatures_get_a_bare_401(receiver: Receiver) -> None:
         )
     for response in (forged, missing, stale, malformed):
         assert response.status_code == 401
-        assert response.json() == {"error": "invalid_signature"}
+        assert error_code(response) == "invalid_signature"
     assert receiver.events == []
     # A rejected delivery leaves no dedup marker: the genuine one still gets through.
     async with receiver.client() as client:
@@ -411,7 +412,7 @@ async def test_oversized_body_is_413_with_or_without_content_length(receiver: Re
         assert len(at_limit) == 256 * 1024
         fits = await post_signed(client, at_limit)
     assert declared.status_code == 413
-    assert declared.json() == {"error": "payload_too_large"}
+    assert error_code(declared) == "payload_too_large"
     assert streamed.status_code == 413
     assert fits.status_code == 200
     assert [e.type for e in receiver.events] == ["tip"]
@@ -471,7 +472,7 @@ async def test_store_down_means_503_so_the_sender_retries() -> None:
     finally:
         await app.state.fanvue.aclose()
     assert response.status_code == 503
-    assert response.json() == {"error": "service_unavailable"}
+    assert error_code(response) == "store_unavailable"
 
 
 @pytest.mark.anyio

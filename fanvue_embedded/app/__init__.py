@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..config import Settings
 from ..ephemeral import EphemeralStore
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, FanvueError
 from ..exchange import OnTokens
 from ..logs import configure_logging
 from ..models import Clock, system_clock
@@ -31,9 +31,10 @@ from ..store import TokenStore
 from ..tokens import OnReauthorizationRequired
 from ..webhooks import WebhookRegistry
 from .auth import CreatorContext, authenticated
+from .error_table import fanvue_error_handler
 from .middleware import RequestIdMiddleware
 from .oauth_routes import oauth_callback, oauth_login
-from .openapi import OPENAPI_PATH, openapi_json
+from .openapi import OPENAPI_PATH, Operation, describe, error_answer, openapi_json
 from .page import embed_page, frontend_directory
 from .responses import error_response
 from .routes import healthz, logout, me, metrics, readyz, session_exchange
@@ -49,12 +50,16 @@ __all__ = [
     "secret_values",
 ]
 
-_REASONS = {404: "not_found", 405: "method_not_allowed"}
+_REASONS = {
+    404: ("not_found", "no such route"),
+    405: ("method_not_allowed", "this route does not take that method"),
+}
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    response = error_response(exc.status_code, _REASONS.get(exc.status_code, "http_error"))
+    error, message = _REASONS.get(exc.status_code, ("http_error", "the request was refused"))
+    response = error_response(exc.status_code, error, message)
     if exc.headers:
         response.headers.update(exc.headers)
     return response
@@ -62,7 +67,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     # Starlette logs the traceback; the client learns nothing about it.
-    return error_response(500, "internal_error")
+    return error_response(500, "internal_error", "The service failed.")
+
+
+def _static_files() -> StaticFiles:
+    files = StaticFiles(directory=frontend_directory())
+    return describe(
+        files,
+        Operation(
+            "The page's scripts and styles.",
+            operation_id="staticFile",
+            answers={"200": {"description": "The file."}, "404": error_answer("not_found")},
+        ),
+    )
 
 
 def create_app(
@@ -113,7 +130,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route(embed, embed_page, methods=["GET"]),
-            Mount(static_path, StaticFiles(directory=frontend_directory()), name="static"),
+            Mount(static_path, _static_files(), name="static"),
             Route("/api/fanvue/session", session_exchange, methods=["POST"]),
             Route("/api/fanvue/logout", logout, methods=["POST"]),
             Route("/api/me", me, methods=["GET"]),
@@ -127,7 +144,12 @@ def create_app(
             *routes,
         ],
         middleware=[Middleware(RequestIdMiddleware)],
-        exception_handlers={HTTPException: _http_error, 500: _server_error},
+        exception_handlers={
+            HTTPException: _http_error,
+            # A FanvueError no route caught (your own routes too) answers from the one table.
+            FanvueError: fanvue_error_handler,
+            500: _server_error,
+        },
         lifespan=lifespan,
     )
     app.state.fanvue = services

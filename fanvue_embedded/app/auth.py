@@ -2,31 +2,26 @@
 
 A route wrapped with ``authenticated`` receives a ``CreatorContext`` — the creator's uuid, a
 Fanvue API client acting for them and the token manager — or the request is answered with
-401 before the handler runs. A renewed session rides back in ``X-Updated-Session`` (and in
-the cookie, in cookie mode).
+401 before the handler runs. A ``FanvueError`` from the handler is answered through the one
+error table (``error_table``), like everywhere else. A renewed session rides back in
+``X-Updated-Session`` (and in the cookie, in cookie mode).
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..client import FanvueClient
-from ..errors import (
-    AppSessionError,
-    ReauthorizationRequired,
-    StoreError,
-    StoreUnavailable,
-    TransientError,
-)
+from ..errors import AppSessionError, FanvueError
 from ..sessions import AppSession, IssuedSession
 from ..tokens import TokenManager
-from .responses import error_response
+from .error_table import fanvue_error_response
+from .openapi import ALL_ERRORS, default_operation, describe, operation_of
 from .services import services_of
 
 __all__ = [
@@ -36,8 +31,6 @@ __all__ = [
     "clear_session_cookie",
     "set_session_cookie",
 ]
-
-logger = logging.getLogger("fanvue_embedded.app")
 
 UPDATED_SESSION_HEADER = "X-Updated-Session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -121,14 +114,11 @@ def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
         services = services_of(request)
+        where = f"{request.method} {request.url.path}"
         try:
             session = await verify_request_session(request)
-        except AppSessionError as exc:
-            logger.info("app session rejected: %s", exc)
-            return error_response(401, "invalid_session")
-        except StoreUnavailable:
-            logger.exception("session store unavailable")
-            return error_response(503, "service_unavailable")
+        except FanvueError as exc:  # AppSessionError → 401; the store down → 503
+            return fanvue_error_response(exc, where)
         context = CreatorContext(
             creator=session.creator,
             session=session,
@@ -137,18 +127,11 @@ def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         )
         try:
             response = await handler(request, context)
-        except ReauthorizationRequired as exc:
-            logger.warning("creator needs re-authorization: %s", exc.reason)
-            return error_response(401, "reauthorization_required")
-        except TransientError as exc:
-            logger.warning("upstream or store trouble in %s: %s", request.url.path, exc.code)
-            return error_response(502, "upstream_unavailable")
-        except StoreError as exc:
-            # Undecryptable tokens mean a key is missing here (TOKEN_ENCRYPTION_KEYS differs
-            # between replicas?) — an operator problem; the stored value is left untouched.
-            logger.error("stored tokens unusable in %s: %s", request.url.path, exc.code)
-            return error_response(503, "service_unavailable")
+        except FanvueError as exc:  # every class has its row in the one table
+            return fanvue_error_response(exc, where)
         attach_renewal(request, response, session)
         return response
 
-    return endpoint
+    # In /openapi.json: secured, and answering any row of the error table.
+    described = operation_of(handler) or default_operation(handler)
+    return describe(endpoint, replace(described, secured=True, errors=ALL_ERRORS))

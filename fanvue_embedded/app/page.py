@@ -9,6 +9,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from .openapi import operation
 from .security import content_security_policy, origin_of, page_headers
 from .services import services_of
 
@@ -36,6 +37,19 @@ def theme_from_query(value: str | None) -> str:
     return value if value in THEMES else DEFAULT_THEME
 
 
+@operation(
+    "The iframe page Fanvue embeds (CSP frame-ancestors, no-referrer).",
+    operation_id="embedPage",
+    parameters=tuple(
+        {"name": name, "in": "query", "schema": {"type": "string"}} for name in ("token", "theme")
+    ),
+    answers={
+        "200": {
+            "description": "The page.",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def embed_page(request: Request) -> Response:
     services = services_of(request)
     settings = services.settings

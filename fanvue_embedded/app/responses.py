@@ -1,4 +1,5 @@
-"""JSON error answers: a stable machine ``error`` code, never a traceback or upstream detail."""
+"""JSON answers. Errors are ``{"error": <stable code>, "message": <generic text>}``: never a
+traceback, a secret or upstream detail."""
 
 from __future__ import annotations
 
@@ -13,9 +14,7 @@ def json_response(content: object, status_code: int = 200) -> JSONResponse:
     return JSONResponse(content, status_code=status_code, headers=NO_STORE)
 
 
-def error_response(status_code: int, error: str, detail: str | None = None) -> JSONResponse:
-    """``{"error": <code>}`` plus an optional human hint that never echoes secrets."""
-    body: dict[str, str] = {"error": error}
-    if detail:
-        body["detail"] = detail
-    return json_response(body, status_code)
+def error_response(status_code: int, error: str, message: str) -> JSONResponse:
+    """``{"error": <code>, "message": <text>}``; the message is written for humans and never
+    echoes a secret, a token or what an upstream said."""
+    return json_response({"error": error, "message": message}, status_code)

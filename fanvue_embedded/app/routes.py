@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -11,10 +10,12 @@ from starlette.responses import Response
 
 from ..errors import (
     AppSessionError,
-    ConsentRequired,
     FanvueError,
-    InvalidSessionToken,
+    ProtocolError,
+    RejectedError,
+    StoreError,
     StoreUnavailable,
+    TransientError,
 )
 from ..metrics import CONTENT_TYPE
 from .auth import (
@@ -24,22 +25,24 @@ from .auth import (
     set_session_cookie,
     verify_request_session,
 )
+from .error_table import fanvue_error_response
+from .openapi import PROFILE_REF, error_answer, json_answer, operation
 from .responses import error_response, json_response
 from .services import services_of
 
 __all__ = ["healthz", "logout", "me", "metrics", "readyz", "session_exchange"]
 
-logger = logging.getLogger("fanvue_embedded.app")
-
 MAX_JSON_BODY = 8 * 1024
 
 
 class BadRequest(Exception):
-    def __init__(self, status_code: int, error: str, detail: str) -> None:
-        super().__init__(detail)
+    """Malformed input: answered ``status_code`` ``{"error", "message"}``, never a 500."""
+
+    def __init__(self, status_code: int, error: str, message: str) -> None:
+        super().__init__(message)
         self.status_code = status_code
         self.error = error
-        self.detail = detail
+        self.message = message
 
 
 async def read_json_object(request: Request, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
@@ -67,36 +70,62 @@ async def read_json_object(request: Request, limit: int = MAX_JSON_BODY) -> dict
     return data
 
 
+# Everything the exchange (and the standard flow's callback) can meet on the way to Fanvue and
+# the store: refusals (401/403/502), protocol breaks (502), outages and rate limits (502/429/503).
+EXCHANGE_ERRORS = (RejectedError, ProtocolError, TransientError, StoreError)
+_INPUT_ERRORS = {
+    "400": error_answer("invalid_request"),
+    "413": error_answer("payload_too_large"),
+    "415": error_answer("unsupported_media_type"),
+}
+_TOKEN_BODY = {
+    "type": "object",
+    "required": ["token"],
+    "properties": {
+        "token": {
+            "type": "string",
+            "minLength": 1,
+            "description": "The ~60 s session token Fanvue appended to the embed URL.",
+        }
+    },
+}
+_SESSION_ANSWER = {
+    "type": "object",
+    "required": ["session", "expiresAt", "creator"],
+    "properties": {
+        "session": {"type": "string", "description": "The app session."},
+        "expiresAt": {"type": "integer", "description": "Unix seconds."},
+        "creator": PROFILE_REF,
+        "csrfToken": {"type": "string", "description": "Cookie mode only."},
+    },
+}
+
+
+@operation(
+    "Trade Fanvue's session token for an app session.",
+    operation_id="exchangeSession",
+    request_body={"required": True, "content": {"application/json": {"schema": _TOKEN_BODY}}},
+    answers={"200": json_answer(_SESSION_ANSWER, "Signed in."), **_INPUT_ERRORS},
+    errors=EXCHANGE_ERRORS,
+)
 async def session_exchange(request: Request) -> Response:
     """``POST /api/fanvue/session``: ``{"token"}`` → an app session and the creator."""
     services = services_of(request)
     try:
         body = await read_json_object(request)
     except BadRequest as exc:
-        return error_response(exc.status_code, exc.error, exc.detail)
+        return error_response(exc.status_code, exc.error, exc.message)
     token = body.get("token")
     if not isinstance(token, str) or not token:
         return error_response(400, "invalid_request", "'token' must be a non-empty string")
     try:
         result = await services.exchange.exchange(token)
         issued = await services.sessions.issue(result.user.uuid)
-    except InvalidSessionToken:
-        services.metrics.session_exchanges.labels("invalid_session_token").inc()
-        return error_response(401, "invalid_session_token")
-    except ConsentRequired:
-        services.metrics.session_exchanges.labels("consent_required").inc()
-        return error_response(403, "consent_required")
-    except StoreUnavailable:
-        services.metrics.session_exchanges.labels("store_unavailable").inc()
-        logger.exception("session exchange: token store unavailable")
-        return error_response(503, "service_unavailable")
     except FanvueError as exc:
-        # Anything else Fanvue-side (refusals, protocol breaks, outages, invalid_client) is
-        # not the creator's fault; the detail goes to our log only.
+        # The one table decides: an unusable token 401, no consent 403, the store down 503,
+        # anything else Fanvue-side 502. The detail goes to our log only.
         services.metrics.session_exchanges.labels(exc.code).inc()
-        log = logger.error if exc.code in ("invalid_client", "state_mismatch") else logger.warning
-        log("session exchange failed: %s (%s)", exc.code, type(exc).__name__)
-        return error_response(502, "upstream_unavailable")
+        return fanvue_error_response(exc, "POST /api/fanvue/session")
     services.metrics.session_exchanges.labels("ok").inc()
     content: dict[str, Any] = {
         "session": issued.token,
@@ -113,30 +142,72 @@ async def session_exchange(request: Request) -> Response:
 
 
 @authenticated
+@operation(
+    "The creator's profile, fetched live from the Fanvue API.",
+    operation_id="currentCreator",
+    answers={
+        "200": json_answer(
+            {
+                "allOf": [
+                    PROFILE_REF,
+                    {"type": "object", "properties": {"isCreator": {"type": "boolean"}}},
+                ]
+            },
+            "The profile.",
+            headers={
+                "X-Updated-Session": {
+                    "description": "A renewed app session, sent past half the presented "
+                    "one's life.",
+                    "schema": {"type": "string"},
+                }
+            },
+        )
+    },
+)
 async def me(request: Request, ctx: CreatorContext) -> Response:
     """``GET /api/me``: the creator's profile, fetched live from the Fanvue API."""
     user = await ctx.api.get_current_user()
     return json_response({**user.public_profile(), "isCreator": user.is_creator})
 
 
+@operation(
+    "End the app session on the server.",
+    operation_id="logout",
+    secured=True,
+    answers={
+        "200": json_answer({"type": "object", "properties": {"ok": {"type": "boolean"}}}, "Ended.")
+    },
+    errors=(AppSessionError, StoreUnavailable),
+)
 async def logout(request: Request) -> Response:
     """``POST /api/fanvue/logout``: ends the app session server-side (idempotent)."""
     services = services_of(request)
     try:
         session = await verify_request_session(request)
-    except AppSessionError:
-        return error_response(401, "invalid_session")
-    await services.sessions.end(session.session_id)
+        await services.sessions.end(session.session_id)
+    except FanvueError as exc:  # no valid session 401, the store down 503
+        return fanvue_error_response(exc, "POST /api/fanvue/logout")
     response = json_response({"ok": True})
     if services.settings.session_cookie_name:
         clear_session_cookie(response, services.settings.session_cookie_name)
     return response
 
 
+@operation(
+    "Liveness.", operation_id="healthz", answers={"200": json_answer({"type": "object"}, "Alive.")}
+)
 async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
+@operation(
+    "Readiness: the store can be reached.",
+    operation_id="readyz",
+    answers={
+        "200": json_answer({"type": "object"}, "Ready."),
+        "503": json_answer({"type": "object"}, "The store is unreachable."),
+    },
+)
 async def readyz(request: Request) -> Response:
     services = services_of(request)
     try:
@@ -148,5 +219,15 @@ async def readyz(request: Request) -> Response:
     return json_response({"status": "ready"})
 
 
+@operation(
+    "Prometheus text exposition.",
+    operation_id="metrics",
+    answers={
+        "200": {
+            "description": "Metrics.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(request: Request) -> Response:
     return Response(services_of(request).metrics.render(), media_type=CONTENT_TYPE)

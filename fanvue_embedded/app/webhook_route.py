@@ -26,6 +26,8 @@ from ..webhooks import (
     parse_event,
     verify_signature,
 )
+from .error_table import fanvue_error_response
+from .openapi import error_answer, operation
 from .responses import error_response, json_response
 from .services import services_of
 
@@ -62,15 +64,39 @@ def webhook_route(
 ) -> Route:
     """The webhook endpoint, verifying with the app's ``settings.webhook_secrets``."""
 
+    @operation(
+        "A signed Fanvue event (X-Fanvue-Signature: t=<unix>,v0=<hex HMAC>).",
+        operation_id="fanvueWebhook",
+        parameters=(
+            {
+                "name": SIGNATURE_HEADER,
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+        ),
+        request_body={
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        answers={
+            "200": {"description": "Accepted (or a duplicate, ignored)."},
+            "400": error_answer("invalid_request"),
+            "413": error_answer("payload_too_large"),
+        },
+        errors=(WebhookVerificationError, StoreUnavailable),
+    )
     async def receive_webhook(request: Request) -> Response:
         services = services_of(request)
         try:
             body = await _read_bounded(request, max_body)
         except _TooLarge:
             services.metrics.webhook_deliveries.labels("too_large").inc()
-            return error_response(413, "payload_too_large")
+            return error_response(
+                413, "payload_too_large", f"the body is limited to {max_body} bytes"
+            )
         except ClientDisconnect:
-            return error_response(400, "invalid_request")
+            return error_response(400, "invalid_request", "the request body was cut off")
 
         secrets = [s.get_secret_value() for s in services.settings.webhook_secrets]
         try:
@@ -83,9 +109,9 @@ def webhook_route(
             )
         except WebhookVerificationError as exc:
             services.metrics.webhook_deliveries.labels("invalid_signature").inc()
-            # Which check failed is for our log; the sender (maybe an attacker) learns nothing.
-            logger.info("webhook rejected: %s", exc.code)
-            return error_response(401, "invalid_signature")
+            # Which check failed (the instance's code) is for our log; the sender (maybe an
+            # attacker) gets the table's one answer, 401 invalid_signature.
+            return fanvue_error_response(exc, "webhook")
 
         try:
             event = parse_event(body)
@@ -106,20 +132,18 @@ def webhook_route(
             if not await inbox.claim(delivery):
                 services.metrics.webhook_deliveries.labels("duplicate").inc()
                 return json_response({"status": "duplicate"})
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
             services.metrics.webhook_deliveries.labels("store_unavailable").inc()
-            logger.error("webhook %s: store unavailable, asking the sender to retry", delivery)
-            return error_response(503, "service_unavailable")
+            return fanvue_error_response(exc, f"webhook {delivery}: not claimed, sender retries")
         try:
             await inbox.record(delivery, timestamp, body)
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
             services.metrics.webhook_deliveries.labels("store_unavailable").inc()
-            logger.error("webhook %s: could not record, asking the sender to retry", delivery)
             try:
                 await inbox.release(delivery)
             except StoreUnavailable:
                 logger.error("webhook %s: dedup marker left; a retry looks duplicate", delivery)
-            return error_response(503, "service_unavailable")
+            return fanvue_error_response(exc, f"webhook {delivery}: not recorded, sender retries")
 
         services.metrics.webhook_deliveries.labels("accepted").inc()
         response = json_response({"status": "accepted"})
