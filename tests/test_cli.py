@@ -11,7 +11,7 @@ import pytest
 
 from fanvue_embedded.cli import dev_environment, main
 from fanvue_embedded.config import Settings, parse_encryption_keys
-from tests.support.servers import free_port, spawn
+from tests.support.servers import bare_env, free_port, spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "fanvue_embedded.cli"]
@@ -74,13 +74,14 @@ def test_serve_refuses_bad_production_config(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "OAUTH_CLIENT_ID": "app",
-            "OAUTH_CLIENT_SECRET": "changeme",
-            "OAUTH_REDIRECT_URI": "https://app.example/cb",
-            "SESSION_SECRET": "a-long-enough-session-secret-0123456789",
-        },
+        env=bare_env(
+            {
+                "OAUTH_CLIENT_ID": "app",
+                "OAUTH_CLIENT_SECRET": "changeme",
+                "OAUTH_REDIRECT_URI": "https://app.example/cb",
+                "SESSION_SECRET": "a-long-enough-session-secret-0123456789",
+            }
+        ),
         check=False,
     )
     assert result.returncode == 2
@@ -120,7 +121,7 @@ def test_bad_flags_are_usage_errors_naming_the_value(args: list[str], named: str
         text=True,
         timeout=60,
         cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", **environment},
+        env=bare_env(environment),
         check=False,
     )
     assert result.returncode == 2, result.stderr
