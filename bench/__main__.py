@@ -13,8 +13,9 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from fanvue_embedded.crypto import generate_key
 from tests.support.emulator import EmulatorHandle
@@ -25,7 +26,7 @@ from . import exchange_latency, keepalive, lookup, memory, storm, throughput
 from .common import BenchEnv, Section
 from .report import machine_info, render
 
-Benchmark = Callable[[BenchEnv], Awaitable[Section]]
+Benchmark = Callable[[BenchEnv], Coroutine[Any, Any, Section]]
 
 BENCHMARKS: dict[str, Benchmark] = {
     "lookup": lookup.run,

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 from fanvue_embedded._redis import close_redis, redis_from_url
-from fanvue_embedded.store import _serialize  # the exact plaintext layout the store writes
+from fanvue_embedded.store.codec import serialize as _serialize  # the store's layout
 from fanvue_embedded.worker import KeepaliveWorker
 
 from .common import (

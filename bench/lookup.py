@@ -8,7 +8,7 @@ same way (``redis_from_url``). Trials alternate the two so load drift hits both 
 from __future__ import annotations
 
 from fanvue_embedded._redis import close_redis, redis_from_url
-from fanvue_embedded.store import _deserialize  # to time the decode alone
+from fanvue_embedded.store.codec import deserialize as _deserialize  # the decode alone
 
 from .common import BenchEnv, Section, exchange_creators, median, spread, time_loop
 

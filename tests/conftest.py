@@ -6,12 +6,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
+from fanvue_embedded._devdefaults import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_REDIRECT_URI
+from fanvue_embedded.oauth import OAuthClient
+from fanvue_embedded.platform import PlatformClient
 from tests.support.emulator import EmulatorHandle
 from tests.support.leaks import FIGURES, LogCapture, find_leaks, scan_log_files, scan_redis
+from tests.support.protocol import SCOPES
 from tests.support.redis_server import run_redis_server
 from tests.support.redis_topology import flush, redis_url_for
 from tests.support.servers import serve_in_thread
@@ -132,6 +136,28 @@ def emulator(emulator_server: EmulatorHandle) -> EmulatorHandle:
     """The session's emulator, reset to its start state before the test."""
     emulator_server.reset()
     return emulator_server
+
+
+@pytest.fixture
+async def oauth(emulator: EmulatorHandle) -> AsyncIterator[OAuthClient]:
+    """The token endpoint's client for the dev app, against the session's emulator."""
+    client = OAuthClient(
+        client_id=DEV_CLIENT_ID,
+        client_secret=DEV_CLIENT_SECRET,
+        issuer_base_url=emulator.base_url,
+        redirect_uri=DEV_REDIRECT_URI,
+        scopes=SCOPES,
+    )
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def platform(emulator: EmulatorHandle) -> AsyncIterator[PlatformClient]:
+    """The authorize-on-behalf client, against the session's emulator."""
+    client = PlatformClient(platform_url=emulator.base_url)
+    yield client
+    await client.aclose()
 
 
 # --- security scans (tests/test_security.py, tests/support/leaks.py) --------------------------

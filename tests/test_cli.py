@@ -11,7 +11,8 @@ import pytest
 
 from fanvue_embedded.cli import dev_environment, main
 from fanvue_embedded.config import Settings, parse_encryption_keys
-from tests.support.servers import free_port, spawn
+from tests.support.emulator import EmulatorHandle
+from tests.support.servers import bare_env, free_port, spawn, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "fanvue_embedded.cli"]
@@ -39,6 +40,37 @@ def test_emulator_command_serves_and_readme_curl_session_works(tmp_path: Path) -
     assert "'rotations': 1, 'chain_breaks': 0" in demo.stdout
     banner = (tmp_path / "emulator.log").read_text()
     assert "fanvue-embedded-dev" in banner  # the registered app is printed at start
+
+
+def test_dev_command_serves_the_emulator_and_the_registered_app(tmp_path: Path) -> None:
+    # The main job: one command, two sites (localhost vs 127.0.0.1), the app registered in the
+    # emulator, and an iframe session token exchanged by the app end to end.
+    app_port, emulator_port = free_port(), free_port()
+    log = tmp_path / "dev.log"
+    with spawn(
+        [*CLI, "dev", "--port", str(app_port), "--emulator-port", str(emulator_port)],
+        host="127.0.0.1",
+        port=app_port,
+        env={"REDIS_URL": ""},  # the in-memory store, whatever the caller's shell has
+        log_path=log,
+    ):
+        wait_for_port("127.0.0.1", emulator_port)
+        emulator = EmulatorHandle(f"http://127.0.0.1:{emulator_port}")
+        registered = emulator.control("GET", "/app")
+        app = f"http://127.0.0.1:{app_port}"
+        assert registered["app_url"].startswith(app + "/")
+        assert all(uri.startswith(app + "/") for uri in registered["redirect_uris"])
+        token = emulator.session_token("luna.rivers")
+        answer = httpx.post(f"{app}/api/fanvue/session", json={"token": token}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        session = answer.json()["session"]
+        me = httpx.get(f"{app}/api/me", headers={"Authorization": f"Bearer {session}"})
+        assert me.status_code == 200, me.text
+        assert me.json()["handle"] == "luna.rivers"
+        assert emulator.counters()["code_exchanges"] == 1
+    banner = log.read_text()
+    assert f"Open http://localhost:{emulator_port}/ in your browser." in banner
+    assert "token store: in-memory" in banner
 
 
 def test_keys_generate_prints_a_usable_key(capsys: object) -> None:
@@ -74,13 +106,14 @@ def test_serve_refuses_bad_production_config(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "OAUTH_CLIENT_ID": "app",
-            "OAUTH_CLIENT_SECRET": "changeme",
-            "OAUTH_REDIRECT_URI": "https://app.example/cb",
-            "SESSION_SECRET": "a-long-enough-session-secret-0123456789",
-        },
+        env=bare_env(
+            {
+                "OAUTH_CLIENT_ID": "app",
+                "OAUTH_CLIENT_SECRET": "changeme",
+                "OAUTH_REDIRECT_URI": "https://app.example/cb",
+                "SESSION_SECRET": "a-long-enough-session-secret-0123456789",
+            }
+        ),
         check=False,
     )
     assert result.returncode == 2
@@ -120,7 +153,7 @@ def test_bad_flags_are_usage_errors_naming_the_value(args: list[str], named: str
         text=True,
         timeout=60,
         cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", **environment},
+        env=bare_env(environment),
         check=False,
     )
     assert result.returncode == 2, result.stderr

@@ -61,7 +61,8 @@ async def locks(request: pytest.FixtureRequest) -> AsyncIterator[LockFactory]:
 
     async def holder_redis(name: str) -> str | None:
         value = await client.get(name)
-        return None if value is None else value.decode()
+        # The client never decodes, but redis-py types replies as bytes | str.
+        return value.decode() if isinstance(value, bytes) else value
 
     try:
         yield LockFactory(make_redis, lapse_redis, holder_redis)

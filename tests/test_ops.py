@@ -19,6 +19,7 @@ from tests.support.emulator import EmulatorHandle
 from tests.support.redis_cluster import run_redis_cluster
 from tests.support.redis_server import run_redis_server
 from tests.support.redis_topology import sync_client
+from tests.support.servers import bare_env
 
 OLD_KEY = generate_key("old")
 NEW_KEY = generate_key("new")
@@ -36,7 +37,7 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", **env},
+        env=bare_env(env),
         check=False,
     )
 
@@ -66,7 +67,7 @@ async def blobs_current(redis_url: str, keys: str, creators: list[str]) -> list[
         results = []
         for creator in creators:
             blob = await client.hget(f"fve:{{{creator}}}:t", "v")
-            assert blob is not None
+            assert isinstance(blob, bytes), blob  # the store's clients never decode
             results.append(keyring.decrypt(blob, context=f"tokens|{creator}").is_current)
         return results
     finally:
@@ -123,8 +124,10 @@ def test_check_reports_persistence_of_every_cluster_master(emulator: EmulatorHan
     with run_redis_cluster(3, appendonly=True) as url:
         all_on = cli("check", env=environment(url, emulator))
         cluster = sync_client(url)
+        assert isinstance(cluster, redis.RedisCluster), url
         try:
-            ports = sorted(node.port for node in cluster.get_primaries())
+            primaries = cluster.get_primaries()  # type: ignore[no-untyped-call]  # unannotated upstream
+            ports = sorted(node.port for node in primaries)
         finally:
             cluster.close()
         with redis.Redis(port=ports[-1]) as node:

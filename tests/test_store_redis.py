@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 import redis as sync_redis
 
-from fanvue_embedded._redis import redis_from_url, translate_redis_errors
+from fanvue_embedded._redis import RedisClient, redis_from_url, translate_redis_errors
 from fanvue_embedded.config import EncryptionKey
 from fanvue_embedded.crypto import Keyring
 from fanvue_embedded.ephemeral import RedisEphemeralStore
@@ -40,12 +40,13 @@ def b64(data: bytes) -> str:
 
 def realistic_tokens(creator: str, n: int = 0) -> TokenSet:
     """Sized like the emulator's (and Hydra's) tokens: an HS256 JWT and an ory_rt_ token."""
+    scopes = ["openid", "offline_access", "offline", "read:self", "read:chat", "read:fan"]
     claims = {
         "typ": "access",
         "iss": "https://auth.fanvue.com",
         "sub": creator,
         "client_id": "4f9a2c1e-8b7d-4e6f-a5c3-2d1b0e9f8a7c",
-        "scp": ["openid", "offline_access", "offline", "read:self", "read:chat", "read:fan"],
+        "scp": scopes,
         "iat": 1_700_000_000 + n,
         "exp": 1_700_003_600.25 + n,
         "jti": os.urandom(16).hex(),
@@ -56,7 +57,7 @@ def realistic_tokens(creator: str, n: int = 0) -> TokenSet:
         access_token=f"{header}.{payload}.{b64(os.urandom(32))}",
         expires_at=1_700_003_600.25 + n,
         refresh_token="ory_rt_" + b64(os.urandom(32)) + "." + b64(os.urandom(32)),
-        scopes=frozenset(claims["scp"]),  # type: ignore[arg-type]
+        scopes=frozenset(scopes),
         id_token="eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJpZCJ9." + b64(os.urandom(32)),
     )
 
@@ -112,6 +113,13 @@ async def test_scanner_finds_plaintext_in_every_kind_of_key(redis_url: str) -> N
 # --- size -------------------------------------------------------------------------------------
 
 
+async def memory_usage(raw: RedisClient, key: str) -> int:
+    """MEMORY USAGE of a key that must exist (redis-py answers None for a missing key)."""
+    used = await raw.memory_usage(key)
+    assert used is not None, f"{key} is missing"
+    return used
+
+
 @pytest.mark.anyio
 async def test_memory_per_creator_is_at_most_one_kib(redis_url: str) -> None:
     count = 200
@@ -125,13 +133,13 @@ async def test_memory_per_creator_is_at_most_one_kib(redis_url: str) -> None:
             )
         keys = [f"fve:{{{creator}}}:t" for creator in creators]
         # Steady state (between refreshes): the hash plus this creator's share of the index.
-        steady = max([await raw.memory_usage(key) for key in keys])
-        index_share = await raw.memory_usage("fve:keepalive") / count
+        steady = max([await memory_usage(raw, key) for key in keys])
+        index_share = await memory_usage(raw, "fve:keepalive") / count
         assert steady + index_share <= 1024, (steady, index_share)
         # Mid-refresh, with the attempt record, the hash alone still fits.
         for creator in creators:
             await store.record_refresh_attempt(creator, os.urandom(32).hex(), 1.7e9)
-        refreshing = max([await raw.memory_usage(key) for key in keys])
+        refreshing = max([await memory_usage(raw, key) for key in keys])
         assert refreshing <= 1024, refreshing
         assert refreshing > steady  # the measurement sees the record
     finally:
@@ -185,8 +193,10 @@ async def lose_the_creators_master(url: str) -> None:
     try:
         await store.save(CREATOR, realistic_tokens(CREATOR), expected_generation=0)
         cluster = sync_client(url)
+        assert isinstance(cluster, sync_redis.RedisCluster), url
         try:
-            owner = cluster.get_node_from_key(f"fve:{{{CREATOR}}}:t")
+            # redis-py leaves get_node_from_key unannotated.
+            owner = cluster.get_node_from_key(f"fve:{{{CREATOR}}}:t")  # type: ignore[no-untyped-call]
         finally:
             cluster.close()
         with sync_redis.Redis(port=owner.port) as node:
@@ -284,7 +294,7 @@ async def test_lock_across_processes_loses_no_updates(redis_url: str) -> None:
         assert process.exitcode == 0
     raw = redis_from_url(redis_url)
     try:
-        assert int(await raw.get("test:counter")) == workers * rounds
+        assert int(await raw.get("test:counter") or 0) == workers * rounds
         assert await raw.exists(f"fve:{{{CREATOR}}}:l") == 0
     finally:
         await raw.aclose()
@@ -396,7 +406,8 @@ def _master_port(sentinel_url: str) -> str:
     sentinel_port = sentinel_url.rsplit("@", 1)[1].split("/")[0].rsplit(":", 1)[1]
     client = sync_redis.Redis(port=int(sentinel_port))
     try:
-        _host, port = client.sentinel_get_master_addr_by_name("fve")
-        return str(port)
+        address = client.sentinel_get_master_addr_by_name("fve")
+        assert isinstance(address, tuple), address  # False when Sentinel knows no such master
+        return str(address[1])
     finally:
         client.close()

@@ -90,18 +90,25 @@ def _form(clients: list[redis.Redis], ports: list[int]) -> None:
     for index, client in enumerate(clients):
         first = index * share
         last = _SLOTS - 1 if index == len(clients) - 1 else first + share - 1
-        client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+        _cluster_command(client, "ADDSLOTSRANGE", first, last)
     for port in ports[1:]:
-        clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
+        _cluster_command(clients[0], "MEET", "127.0.0.1", port)
 
 
 def _wait_until_ready(clients: list[redis.Redis]) -> None:
     deadline = time.monotonic() + 30
     expected = b"cluster_known_nodes:%d" % len(clients)
     while True:
-        states = [client.execute_command("CLUSTER", "INFO") for client in clients]
+        states = [_cluster_command(client, "INFO") for client in clients]
         if all(b"cluster_state:ok" in state and expected in state for state in states):
             return
         if time.monotonic() > deadline:
             raise RuntimeError("the Redis Cluster did not become ready")
         time.sleep(0.05)
+
+
+def _cluster_command(client: redis.Redis, *args: str | int) -> bytes:
+    """``CLUSTER <args>`` with its raw reply (no redis-py response parsing)."""
+    # redis-py leaves execute_command unannotated.
+    reply = client.execute_command("CLUSTER", *args)  # type: ignore[no-untyped-call]
+    return reply if isinstance(reply, bytes) else str(reply).encode()

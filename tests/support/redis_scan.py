@@ -31,23 +31,37 @@ def plaintext_keys(client: SyncClient, markers: Sequence[str] = DEFAULT_MARKERS)
 
 
 def _contents(client: SyncClient, key: bytes) -> list[bytes]:
-    kind = client.type(key).decode()
+    kind = _raw(client.type(key)).decode()
     if kind == "string":
         value = client.get(key)
-        return [] if value is None else [value]
+        return [] if value is None else [_raw(value)]
     if kind == "hash":
-        return [item for pair in client.hgetall(key).items() for item in pair]
+        return [_raw(item) for pair in client.hgetall(key).items() for item in pair]
     if kind == "list":
-        return list(client.lrange(key, 0, -1))
+        return [_raw(item) for item in client.lrange(key, 0, -1)]
     if kind == "set":
-        return list(client.smembers(key))
+        return [_raw(item) for item in client.smembers(key)]
     if kind == "zset":
-        return [member for member, _score in client.zrange(key, 0, -1, withscores=True)]
+        return [_raw(member) for member in client.zrange(key, 0, -1)]
     if kind == "stream":
+        entries = client.xrange(key) or []
         return [
-            item for _id, fields in client.xrange(key) for pair in fields.items() for item in pair
+            _raw(item)
+            for _id, fields in entries
+            for pair in (fields or {}).items()
+            for item in pair
         ]
     return []  # "none": expired between SCAN and TYPE
+
+
+def _raw(value: object) -> bytes:
+    """One reply as bytes. The scan's clients never decode, but redis-py types replies as
+    ``bytes | str`` (and members loosely): a str is scanned as its UTF-8 bytes."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    raise TypeError(f"unexpected Redis reply of type {type(value).__name__}")
 
 
 def _contains(needles: Iterable[bytes], blobs: Iterable[bytes]) -> bool:

@@ -32,7 +32,7 @@ class _ClusterClient(redis.RedisCluster):
     ``RedisCluster.close()`` leaves open (they surface as unclosed-socket warnings)."""
 
     def close(self) -> None:
-        self.disconnect_connection_pools()
+        self.disconnect_connection_pools()  # type: ignore[no-untyped-call]  # unannotated upstream
         super().close()
 
 

@@ -82,8 +82,15 @@ def spawn(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if log is not subprocess.DEVNULL:
+        if not isinstance(log, int):  # a file, not subprocess.DEVNULL
             log.close()
+
+
+def bare_env(variables: dict[str, str]) -> dict[str, str]:
+    """A minimal environment for a child process: ``PATH``, ``variables`` and nothing else from
+    ours except coverage's settings (so a coverage run still measures the child)."""
+    coverage = {name: value for name, value in os.environ.items() if name.startswith("COVERAGE_")}
+    return {"PATH": "/usr/bin:/bin", **coverage, **variables}
 
 
 def python_module(module: str, *args: str) -> list[str]:
