@@ -13,7 +13,7 @@ import httpx
 from starlette.requests import Request
 
 from .._http import build_async_client
-from .._redis import redis_from_url
+from .._redis import RedisClient, redis_from_url
 from ..config import Settings
 from ..crypto import Keyring
 from ..ephemeral import EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore
@@ -25,6 +25,7 @@ from ..platform import PlatformClient
 from ..sessions import AppSessionManager
 from ..store import MemoryTokenStore, RedisTokenStore, TokenStore
 from ..tokens import OnReauthorizationRequired, TokenManager
+from ..webhooks.backend import WebhookBackend
 
 __all__ = ["Services", "build_services", "services_of"]
 
@@ -41,8 +42,10 @@ class Services:
     exchange: SessionExchange
     tokens: TokenManager
     clock: Clock
+    webhooks: WebhookBackend
 
     async def aclose(self) -> None:
+        await self.webhooks.aclose()
         await self.store.aclose()
         await self.ephemeral.aclose()
         await self.http.aclose()
@@ -55,6 +58,18 @@ def _keyring(settings: Settings) -> Keyring:
     return Keyring.generate_ephemeral()
 
 
+def _webhook_backend(
+    settings: Settings, redis: RedisClient | None, keyring: Keyring, clock: Clock
+) -> WebhookBackend:
+    # Webhook records live next to the tokens: on the same Redis client when there is one.
+    if redis is None and settings.redis_url is not None:
+        own = redis_from_url(settings.redis_url.get_secret_value())
+        return WebhookBackend.on_redis(own, keyring, clock=clock, close_client=True)
+    if redis is not None:
+        return WebhookBackend.on_redis(redis, keyring, clock=clock)
+    return WebhookBackend.in_memory(keyring, clock=clock)
+
+
 def build_services(
     settings: Settings,
     *,
@@ -64,14 +79,17 @@ def build_services(
     on_reauthorization_required: OnReauthorizationRequired | None = None,
     http: httpx.AsyncClient | None = None,
     clock: Clock = system_clock,
+    webhooks: WebhookBackend | None = None,
 ) -> Services:
+    keyring = _keyring(settings)
+    redis: RedisClient | None = None
     if store is None or ephemeral is None:
         if settings.redis_url is not None:
             redis = redis_from_url(settings.redis_url.get_secret_value())
-            store = store or RedisTokenStore(redis, _keyring(settings), close_client=True)
+            store = store or RedisTokenStore(redis, keyring, close_client=True)
             ephemeral = ephemeral or RedisEphemeralStore(redis)
         elif settings.development:
-            store = store or MemoryTokenStore(_keyring(settings), clock=clock)
+            store = store or MemoryTokenStore(keyring, clock=clock)
             ephemeral = ephemeral or MemoryEphemeralStore(clock=clock)
         else:
             raise ConfigurationError(
@@ -80,6 +98,7 @@ def build_services(
                 "mode. Set REDIS_URL (or FANVUE_EMBEDDED_MODE=development for local work).",
                 variable="REDIS_URL",
             )
+    webhooks = webhooks or _webhook_backend(settings, redis, keyring, clock)
     http = http or build_async_client()
     oauth = OAuthClient.from_settings(settings, http=http, clock=clock)
     platform = PlatformClient(platform_url=settings.platform_url, http=http)
@@ -119,6 +138,7 @@ def build_services(
         ),
         tokens=tokens,
         clock=clock,
+        webhooks=webhooks,
     )
 
 

@@ -1,10 +1,11 @@
-"""``POST /webhooks/fanvue``: verify, deduplicate, record, acknowledge, then dispatch.
+"""``POST /webhooks/fanvue``: verify, recognise, record (deduplicated), acknowledge, dispatch.
 
-The order matters. The signature is checked on the raw bytes before anything parses them.
-The delivery is written to the store *before* the 200, so an acknowledged event survives a
-crash of this process; handlers run after the response (a Starlette background task), so a
-slow handler never makes Fanvue time out and retry. A handler that raises moves the record to
-``webhook:failed:<id>`` (see ``WebhookInbox``) — logged, kept, not lost.
+The order matters. The signature is checked on the raw bytes before anything parses them
+(app-wide secrets first, then the creator's subscription secrets). The delivery is recorded,
+sealed, *before* the 200, so an acknowledged event survives a crash of this process; handlers
+run after the response (a Starlette background task), so a slow handler never makes Fanvue
+time out and retry. A handler that raises is retried by the worker with backoff and kept as
+``failed`` after the last attempt (see ``WebhookInbox``): logged, kept, not lost.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import ProtocolError, StoreUnavailable, WebhookVerificationError
+from ..errors import DecryptionError, ProtocolError, StoreUnavailable, WebhookVerificationError
 from ..metrics import WEBHOOK_DELIVERIES
 from ..webhooks import (
     DEFAULT_TOLERANCE,
     SIGNATURE_HEADER,
-    WebhookInbox,
+    TYPE_HEADER,
     WebhookRegistry,
-    delivery_id,
     parse_event,
-    verify_signature,
+    verify_delivery,
 )
 from .responses import error_response, json_response
 from .services import services_of
@@ -61,7 +61,8 @@ def webhook_route(
     tolerance: float = DEFAULT_TOLERANCE,
     max_body: int = MAX_WEBHOOK_BODY,
 ) -> Route:
-    """The webhook endpoint, verifying with the app's ``settings.webhook_secrets``."""
+    """The webhook endpoint, verifying with the app's ``settings.webhook_secrets`` and the
+    stored subscription secrets (``services.webhooks.secrets``)."""
 
     async def receive_webhook(request: Request) -> Response:
         services = services_of(request)
@@ -75,10 +76,11 @@ def webhook_route(
 
         secrets = [s.get_secret_value() for s in services.settings.webhook_secrets]
         try:
-            timestamp = verify_signature(
+            timestamp = await verify_delivery(
                 body,
                 request.headers.get(SIGNATURE_HEADER),
                 secrets,
+                services.webhooks.secrets,
                 tolerance=tolerance,
                 now=services.clock(),
             )
@@ -87,36 +89,31 @@ def webhook_route(
             # Which check failed is for our log; the sender (maybe an attacker) learns nothing.
             logger.info("webhook rejected: %s", exc.code)
             return error_response(401, "invalid_signature")
+        except (StoreUnavailable, DecryptionError) as exc:
+            WEBHOOK_DELIVERIES.inc("store_unavailable")
+            logger.error("webhook: subscription secrets unreadable (%s); sender retries", exc.code)
+            return error_response(503, "service_unavailable")
 
+        header_type = request.headers.get(TYPE_HEADER) or None
         try:
-            event = parse_event(body)
+            event = parse_event(body, header_type=header_type)
         except ProtocolError as exc:
             WEBHOOK_DELIVERIES.inc("invalid_event")
             logger.warning("webhook with a valid signature but a bad body: %s", exc)
-            return error_response(400, "invalid_request", "the body must be a JSON event object")
+            return error_response(400, "invalid_request", "the body must be a JSON object")
 
-        delivery = delivery_id(event, body, timestamp)
-        inbox = WebhookInbox(
-            services.ephemeral, registry, tolerance=tolerance, clock=services.clock
-        )
+        inbox = services.webhooks.inbox(registry)
         try:
-            if not await inbox.claim(delivery):
-                WEBHOOK_DELIVERIES.inc("duplicate")
-                return json_response({"status": "duplicate"})
+            delivery, is_new = await inbox.receive(
+                event, body, signed_at=timestamp, header_type=header_type
+            )
         except StoreUnavailable:
             WEBHOOK_DELIVERIES.inc("store_unavailable")
-            logger.error("webhook %s: store unavailable, asking the sender to retry", delivery)
+            logger.error("webhook: could not record, asking the sender to retry")
             return error_response(503, "service_unavailable")
-        try:
-            await inbox.record(delivery, timestamp, body)
-        except StoreUnavailable:
-            WEBHOOK_DELIVERIES.inc("store_unavailable")
-            logger.error("webhook %s: could not record, asking the sender to retry", delivery)
-            try:
-                await inbox.release(delivery)
-            except StoreUnavailable:
-                logger.error("webhook %s: dedup marker left; a retry looks duplicate", delivery)
-            return error_response(503, "service_unavailable")
+        if not is_new:
+            WEBHOOK_DELIVERIES.inc("duplicate")
+            return json_response({"status": "duplicate"})
 
         WEBHOOK_DELIVERIES.inc("accepted")
         response = json_response({"status": "accepted"})
