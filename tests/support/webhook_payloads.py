@@ -9,6 +9,7 @@ in plaintext.
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,7 +77,7 @@ class Documented:
 
     name: str
     type: str
-    cls: type[WebhookEvent]
+    cls: builtins.type[WebhookEvent]
     body: dict[str, Any]
     expected: dict[str, Any] = field(default_factory=dict)
     header_type: str | None = None
