@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,12 +31,14 @@ from fanvue_embedded._devdefaults import (
     DEV_SESSION_SECRET,
     DEV_WEBHOOK_SECRET,
 )
+from fanvue_embedded._redis import redis_from_url
 from fanvue_embedded.app import create_app
 from fanvue_embedded.client import FanvueClient
 from fanvue_embedded.config import Secret
 from fanvue_embedded.emulator.webhooks import SAMPLE_TYPES
 from fanvue_embedded.webhooks import (
     EVENT_CLASSES,
+    RedisInboxStore,
     RetryPolicy,
     WebhookEvent,
     WebhookRegistry,
@@ -374,3 +377,40 @@ def test_cli_sends_a_documented_sample_to_the_app(
     assert DEV_WEBHOOK_SECRET not in sent.stdout + sent.stderr
     anyio.run(wait_for, events, 1)
     assert type(events[0]).__name__ == "CheckoutRefundEvent"
+
+
+@pytest.mark.anyio
+async def test_handlers_run_after_the_response_and_the_record_comes_first(
+    redis_url: str,
+) -> None:
+    registry = WebhookRegistry()
+    gate = threading.Event()
+    done = threading.Event()
+
+    @registry.on("payout.paid")
+    async def slow(event: WebhookEvent) -> None:
+        await anyio.to_thread.run_sync(gate.wait, 10)
+        done.set()
+
+    app = create_app(webhook_settings(redis_url), webhooks=registry)
+    payout = next(d for d in DOCUMENTED if d.type == "payout.paid")
+    try:
+        with serve_in_thread(app) as base_url:
+            async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+                response = await post_signed(client, payout.raw())
+            # Answered while the handler is still blocked, and recorded before the answer.
+            assert response.json() == {"status": "accepted"}
+            assert not done.is_set()
+            assert find_plaintext_tokens(redis_url, markers=[":d:evt-payout"]) != []
+            gate.set()
+            assert await anyio.to_thread.run_sync(done.wait, 10)
+    finally:
+        gate.set()
+    # The server has shut down: the dispatch finished and marked the delivery done.
+    records = RedisInboxStore(redis_from_url(redis_url), close_client=True)
+    try:
+        info = await records.info("evt-payout")
+    finally:
+        await records.aclose()
+    assert info is not None
+    assert info.state == "done"

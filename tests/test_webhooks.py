@@ -410,7 +410,8 @@ async def test_unknown_shapes_are_accepted_and_only_non_objects_are_400(
     receiver: Receiver,
 ) -> None:
     async with receiver.client() as client:
-        for body in (b'{"what": "is this"}', b'{"type": "follow.removed"}', b"{}"):
+        utf16 = '{"type": "follow.removed", "n": 1}'.encode("utf-16")  # JSON, not UTF-8
+        for body in (b'{"what": "is this"}', utf16, b"{}"):
             response = await post_signed(client, body)
             assert response.json() == {"status": "accepted"}
         for body in (b"plain text", b"[1,2,3]", b'"x"', b"\xff"):

@@ -13,6 +13,7 @@ logged with the exception's type and location only.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -114,7 +115,7 @@ class WebhookInbox:
         """
         delivery = delivery_key(event)
         record = {
-            "body": body.decode("utf-8"),
+            "body": base64.b64encode(body).decode("ascii"),  # exact bytes: JSON may be UTF-16
             "signedAt": signed_at,
             "headerType": header_type,
         }
@@ -187,7 +188,8 @@ class WebhookInbox:
         delivery = claimed.info.delivery
         plaintext = self._keyring.decrypt(claimed.blob, context=f"webhook|{delivery}").plaintext
         record: dict[str, Any] = json.loads(plaintext)
-        return parse_event(record["body"].encode("utf-8"), header_type=record.get("headerType"))
+        body = base64.b64decode(record["body"], validate=True)
+        return parse_event(body, header_type=record.get("headerType"))
 
     async def run_due(self, limit: int = 100) -> int:
         """Claim and dispatch up to ``limit`` due deliveries; how many were attempted."""
