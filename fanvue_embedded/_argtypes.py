@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["non_negative_number", "port_number", "positive_int"]
+__all__ = [
+    "non_negative_int",
+    "non_negative_number",
+    "port_number",
+    "positive_int",
+    "positive_number",
+]
 
 
 def port_number(text: str) -> int:
@@ -25,6 +31,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """A whole number, 0 or more (retry counts)."""
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
 def non_negative_number(text: str) -> float:
     """Seconds that may be 0 or more (a grace period)."""
     try:
@@ -33,6 +47,14 @@ def non_negative_number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value >= 0 or value == float("inf"):  # also refuses nan
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, 0 or more")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """Seconds greater than 0 (an interval)."""
+    value = non_negative_number(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
     return value
 
 

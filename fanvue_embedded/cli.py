@@ -7,7 +7,7 @@ worker     the keepalive worker: refreshes stored chains before they go stale
 keys       generate an encryption key for TOKEN_ENCRYPTION_KEYS; rotate (re-encrypt all)
 tokens     list / revoke stored token sets (never prints a token)
 check      the doctor: configuration, Redis persistence, Fanvue endpoints, scopes
-webhooks   send a signed test event to any URL
+webhooks   send a documented sample (signed); list / retry stored deliveries
 
 Environment is read here and in ``app``'s entry points only.
 """
@@ -23,7 +23,13 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from ._argtypes import port_number, positive_int
+from ._argtypes import (
+    non_negative_int,
+    non_negative_number,
+    port_number,
+    positive_int,
+    positive_number,
+)
 from ._devdefaults import (
     DEV_CLIENT_ID,
     DEV_CLIENT_SECRET,
@@ -38,6 +44,7 @@ from .logs import configure_logging
 
 if TYPE_CHECKING:
     from .services import Services
+    from .webhooks import WebhookRegistry
 
 __all__ = ["build_parser", "dev_environment", "main"]
 
@@ -240,6 +247,43 @@ async def _run_check() -> int:
     return 1 if failed else 0
 
 
+def _load_registry(target: str) -> WebhookRegistry:
+    """The ``WebhookRegistry`` named ``module:attribute`` (``worker --webhooks``)."""
+    import importlib
+
+    from .webhooks import WebhookRegistry
+
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise ConfigurationError(f"--webhooks {target!r} must look like module:attribute")
+    try:
+        registry = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(
+            f"--webhooks {target!r} cannot be loaded ({type(exc).__name__})"
+        ) from exc
+    if not isinstance(registry, WebhookRegistry):
+        raise ConfigurationError(f"--webhooks {target!r} is not a WebhookRegistry")
+    return registry
+
+
+async def _run_webhooks(args: argparse.Namespace) -> int:
+    from .webhooks.cli import cli_list, cli_retry, cli_send
+
+    if args.webhooks_command == "send":
+        return await cli_send(
+            args.url, args.event_type, args.secret, retries=args.retries, backoff=args.backoff
+        )
+
+    async def work(services: Services) -> int:
+        inbox = services.webhooks.inbox()
+        if args.webhooks_command == "list":
+            return await cli_list(inbox, args.state, args.limit)
+        return await cli_retry(inbox, args.deliveries, every=args.every)
+
+    return await _with_services(work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fanvue-embedded", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -282,23 +326,53 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("creator", help="the creator's uuid")
 
     commands.add_parser("check", help="doctor: configuration, Redis, Fanvue endpoints, scopes")
-    commands.add_parser(
-        "worker", help="keepalive worker: refresh stored chains before they go stale"
+    worker = commands.add_parser(
+        "worker", help="keepalive worker (+ webhook retries with --webhooks module:registry)"
+    )
+    worker.add_argument(
+        "--webhooks",
+        metavar="MODULE:NAME",
+        help="your WebhookRegistry (e.g. myapp.hooks:webhooks): retry failed deliveries too",
+    )
+    worker.add_argument(
+        "--webhook-interval",
+        type=positive_number,
+        default=5.0,
+        help="seconds between webhook retry sweeps",
     )
 
-    webhooks = commands.add_parser("webhooks", help="send a signed test event (development)")
+    webhooks = commands.add_parser(
+        "webhooks", help="send a signed sample; list / retry stored deliveries"
+    )
     webhook_commands = webhooks.add_subparsers(
         dest="webhooks_command", required=True, metavar="action"
     )
-    send = webhook_commands.add_parser("send", help="sign and POST one event to --url")
+    send = webhook_commands.add_parser(
+        "send", help="sign and POST the documented sample of --type to --url"
+    )
     send.add_argument("--url", required=True, help="e.g. http://127.0.0.1:8000/webhooks/fanvue")
-    send.add_argument("--type", required=True, dest="event_type", help="e.g. tip, follower.new")
-    send.add_argument("--data", default="{}", help="the event's data as a JSON object")
+    send.add_argument(
+        "--type", required=True, dest="event_type", help="e.g. tip.new, message.received"
+    )
     send.add_argument(
         "--secret",
         default=os.environ.get("FANVUE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
         help="signing secret (default: $FANVUE_WEBHOOK_SECRET, else the dev secret)",
     )
+    send.add_argument("--retries", type=non_negative_int, default=0, help="retries on non-2xx")
+    send.add_argument(
+        "--backoff", type=non_negative_number, default=1.0, help="first retry delay (doubles)"
+    )
+    listing = webhook_commands.add_parser(
+        "list", help="stored deliveries, one JSON line each (never the payload)"
+    )
+    listing.add_argument("--state", choices=("failed", "pending"), default="failed")
+    listing.add_argument("--limit", type=positive_int, default=100)
+    retry = webhook_commands.add_parser(
+        "retry", help="make failed deliveries due again (the worker runs them)"
+    )
+    retry.add_argument("deliveries", nargs="*", help="delivery ids from `webhooks list`")
+    retry.add_argument("--all", action="store_true", dest="every", help="every failed one")
     return parser
 
 
@@ -322,11 +396,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .config import Settings
             from .worker import run_worker
 
-            asyncio.run(run_worker(Settings.from_env()))
+            registry = _load_registry(args.webhooks) if args.webhooks else None
+            asyncio.run(
+                run_worker(
+                    Settings.from_env(), webhooks=registry, webhook_interval=args.webhook_interval
+                )
+            )
         elif args.command == "webhooks":
-            from .webhooks import cli_send
-
-            return asyncio.run(cli_send(args.url, args.event_type, args.data, args.secret))
+            return asyncio.run(_run_webhooks(args))
     except ConfigurationError as exc:
         print(f"fanvue-embedded: configuration error: {exc}", file=sys.stderr)
         return 2

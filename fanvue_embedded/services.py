@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from ._http import build_async_client
-from ._redis import redis_from_url
+from ._redis import RedisClient, redis_from_url
 from .config import Settings
 from .crypto import Keyring
 from .ephemeral import EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore
@@ -25,6 +25,7 @@ from .platform import PlatformClient
 from .sessions import AppSessionManager
 from .store import MemoryTokenStore, RedisTokenStore, TokenStore
 from .tokens import OnReauthorizationRequired, TokenManager
+from .webhooks.backend import WebhookBackend
 
 __all__ = ["Services", "build_services"]
 
@@ -48,9 +49,11 @@ class Services:
     tokens: TokenManager
     clock: Clock
     metrics: Metrics
+    webhooks: WebhookBackend
     owns_http: bool = field(default=False, repr=False)
 
     async def aclose(self) -> None:
+        await self.webhooks.aclose()
         await self.store.aclose()
         await self.ephemeral.aclose()
         if self.owns_http:
@@ -64,6 +67,24 @@ def _keyring(settings: Settings) -> Keyring:
     return Keyring.generate_ephemeral()
 
 
+def _webhook_backend(
+    settings: Settings,
+    redis: RedisClient | None,
+    keyring: Keyring,
+    clock: Clock,
+    metrics: Metrics,
+) -> WebhookBackend:
+    # Webhook records live next to the tokens: on the same Redis client when there is one.
+    if redis is None and settings.redis_url is not None:
+        own = redis_from_url(settings.redis_url.get_secret_value())
+        return WebhookBackend.on_redis(
+            own, keyring, clock=clock, close_client=True, metrics=metrics
+        )
+    if redis is not None:
+        return WebhookBackend.on_redis(redis, keyring, clock=clock, metrics=metrics)
+    return WebhookBackend.in_memory(keyring, clock=clock, metrics=metrics)
+
+
 def build_services(
     settings: Settings,
     *,
@@ -73,18 +94,21 @@ def build_services(
     on_reauthorization_required: OnReauthorizationRequired | None = None,
     http: httpx.AsyncClient | None = None,
     clock: Clock = system_clock,
+    webhooks: WebhookBackend | None = None,
 ) -> Services:
+    keyring = _keyring(settings)
+    redis: RedisClient | None = None
     if store is None or ephemeral is None:
         if settings.redis_url is not None:
             redis = redis_from_url(settings.redis_url.get_secret_value())
             # One client for both stores; exactly one of them owns (closes) it.
             if store is None:
-                store = RedisTokenStore(redis, _keyring(settings), close_client=True)
+                store = RedisTokenStore(redis, keyring, close_client=True)
                 ephemeral = ephemeral or RedisEphemeralStore(redis)
             else:
                 ephemeral = RedisEphemeralStore(redis, close_client=True)
         elif settings.development:
-            store = store or MemoryTokenStore(_keyring(settings), clock=clock)
+            store = store or MemoryTokenStore(keyring, clock=clock)
             ephemeral = ephemeral or MemoryEphemeralStore(clock=clock)
         else:
             raise ConfigurationError(
@@ -96,6 +120,7 @@ def build_services(
     owns_http = http is None
     http = http or build_async_client()
     metrics = Metrics()
+    webhooks = webhooks or _webhook_backend(settings, redis, keyring, clock, metrics)
     oauth = OAuthClient.from_settings(settings, http=http, clock=clock, metrics=metrics)
     platform = PlatformClient(platform_url=settings.platform_url, http=http, metrics=metrics)
     tokens = TokenManager(
@@ -137,5 +162,6 @@ def build_services(
         tokens=tokens,
         clock=clock,
         metrics=metrics,
+        webhooks=webhooks,
         owns_http=owns_http,
     )

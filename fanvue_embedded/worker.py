@@ -30,6 +30,7 @@ from .models import Clock, system_clock
 from .services import build_services
 from .store import TokenStore
 from .tokens import RefreshOutcome, TokenManager
+from .webhooks import WebhookRegistry, WebhookRetrier
 
 __all__ = ["KeepaliveWorker", "SweepResult", "run_worker"]
 
@@ -186,11 +187,14 @@ class KeepaliveWorker:
                     await task
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(
+    settings: Settings, *, webhooks: WebhookRegistry | None = None, webhook_interval: float = 5.0
+) -> None:
     """Run the keepalive worker until SIGTERM or SIGINT (the ``fanvue-embedded worker`` command).
 
     Services are built exactly as the app builds them, so the worker shares its Redis store
-    and refresh coordinator with every app process.
+    and refresh coordinator with every app process. With ``webhooks`` (your handlers) it also
+    retries failed webhook deliveries (:class:`~fanvue_embedded.webhooks.WebhookRetrier`).
     """
     services = build_services(settings)
     worker = KeepaliveWorker(services.tokens, services.store, clock=services.clock)
@@ -201,9 +205,13 @@ async def run_worker(settings: Settings) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
             handled.append(signum)
+    jobs = [worker.run_forever(stop)]
+    if webhooks is not None:
+        retrier = WebhookRetrier(services.webhooks.inbox(webhooks), interval=webhook_interval)
+        jobs.append(retrier.run_forever(stop))
     logger.info("keepalive worker started", extra={"interval": worker.interval})
     try:
-        await worker.run_forever(stop)
+        await asyncio.gather(*jobs)
     finally:
         for signum in handled:
             loop.remove_signal_handler(signum)

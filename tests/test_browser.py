@@ -299,11 +299,12 @@ async def test_dashboard_sends_signed_webhooks_and_shows_the_history(page: Page)
         await wait_for_app_ready(page)
         history = page.get_by_test_id("webhook-history")
         await page.get_by_test_id("webhook-tip").click()
-        await expect(history).to_contain_text("tip · 200", timeout=WAIT_MS)
-        await page.get_by_test_id("webhook-test").click()
-        await expect(history).to_contain_text("test · 200", timeout=WAIT_MS)
+        await expect(history).to_contain_text("tip.new · 200", timeout=WAIT_MS)
+        await page.get_by_test_id("webhook-payment").click()
+        payment = "checkout_link.payment.succeeded"
+        await expect(history).to_contain_text(f"{payment} · 200", timeout=WAIT_MS)
         deliveries = running.emulator.control("GET", "/webhooks")["deliveries"]
-        assert [d["type"] for d in deliveries] == ["test", "tip"]
+        assert [d["type"] for d in deliveries] == [payment, "tip.new"]
         assert all(d["status"] == 200 for d in deliveries)
     # Dispatch runs after the 200; the server has shut down, so both have run by now.
-    assert sorted(received) == ["test", "tip"]
+    assert sorted(received) == [payment, "tip.new"]

@@ -164,29 +164,22 @@ def test_bad_flags_are_usage_errors_naming_the_value(args: list[str], named: str
 def test_webhooks_send_exit_codes() -> None:
     unreachable = f"http://127.0.0.1:{free_port()}/webhooks/fanvue"
     result = subprocess.run(
-        [
-            *CLI,
-            "webhooks",
-            "send",
-            "--url",
-            unreachable,
-            "--type",
-            "tip",
-            "--data",
-            '{"amount": 5}',
-        ],
+        [*CLI, "webhooks", "send", "--url", unreachable, "--type", "tip.new"],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert result.returncode == 1
+    assert '"error": "unreachable"' in result.stdout
+    # A retired, invented name has no documented sample.
     bad = subprocess.run(
-        [*CLI, "webhooks", "send", "--url", unreachable, "--type", "tip", "--data", "not json"],
+        [*CLI, "webhooks", "send", "--url", unreachable, "--type", "tip"],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert bad.returncode == 2
+    assert "tip.new" in bad.stderr
     assert "dev-webhook-secret" not in result.stdout + result.stderr + bad.stdout + bad.stderr

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from fanvue_embedded import errors
 from fanvue_embedded._devdefaults import DEV_WEBHOOK_SECRET
+from fanvue_embedded._redis import redis_from_url
 from fanvue_embedded.app import CreatorContext, authenticated, create_app
 from fanvue_embedded.app.error_table import (
     DEFAULT_RETRY_AFTER,
@@ -30,7 +31,8 @@ from fanvue_embedded.ephemeral import MemoryEphemeralStore, RedisEphemeralStore
 from fanvue_embedded.errors import FanvueError
 from fanvue_embedded.sessions import AppSessionManager
 from fanvue_embedded.store import MemoryTokenStore, RedisTokenStore
-from fanvue_embedded.webhooks import WebhookRegistry, encode_event
+from fanvue_embedded.webhooks import WebhookRegistry
+from fanvue_embedded.webhooks.backend import WebhookBackend
 from tests.support.emulator import EmulatorHandle
 from tests.support.errors import error_code
 from tests.support.servers import free_port
@@ -259,7 +261,7 @@ async def test_rate_limited_is_429_with_retry_after(emulator: EmulatorHandle) ->
 
 @pytest.fixture
 async def dead_redis_app(emulator: EmulatorHandle) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with both stores on a Redis that is not there, webhooks mounted."""
+    """The app with its stores and webhook records on a Redis that is not there."""
     dead = f"redis://127.0.0.1:{free_port()}"
     app = create_app(
         settings_for(emulator, webhook_secrets=(Secret(DEV_WEBHOOK_SECRET),)),
@@ -267,6 +269,11 @@ async def dead_redis_app(emulator: EmulatorHandle) -> AsyncIterator[httpx.AsyncC
         ephemeral=RedisEphemeralStore.from_url(dead),
         webhooks=WebhookRegistry(),
         routes=[Route("/api/yours", raises_store_unavailable)],
+    )
+    services = app.state.fanvue
+    await services.webhooks.aclose()
+    services.webhooks = WebhookBackend.on_redis(
+        redis_from_url(dead), Keyring.generate_ephemeral(), close_client=True
     )
     try:
         async with client_for(app) as client:
@@ -318,7 +325,11 @@ async def test_store_outage_is_503_in_every_route(
 async def test_store_outage_is_503_on_the_webhook_route(
     dead_redis_app: httpx.AsyncClient,
 ) -> None:
-    response = await post_signed(dead_redis_app, encode_event("tip", {}), DEV_WEBHOOK_SECRET)
+    response = await post_signed(
+        dead_redis_app,
+        b'{"recipientUuid": "c1", "price": 500, "context": "post"}',
+        DEV_WEBHOOK_SECRET,
+    )
     assert response.status_code == 503
     assert error_code(response) == "store_unavailable"
 

@@ -1,10 +1,11 @@
-"""``POST /webhooks/fanvue``: verify, deduplicate, record, acknowledge, then dispatch.
+"""``POST /webhooks/fanvue``: verify, recognise, record (deduplicated), acknowledge, dispatch.
 
-The order matters. The signature is checked on the raw bytes before anything parses them.
-The delivery is written to the store *before* the 200, so an acknowledged event survives a
-crash of this process; handlers run after the response (a Starlette background task), so a
-slow handler never makes Fanvue time out and retry. A handler that raises moves the record to
-``webhook:failed:<id>`` (see ``WebhookInbox``) — logged, kept, not lost.
+The order matters. The signature is checked on the raw bytes before anything parses them
+(app-wide secrets first, then the creator's subscription secrets). The delivery is recorded,
+sealed, *before* the 200, so an acknowledged event survives a crash of this process; handlers
+run after the response (a Starlette background task), so a slow handler never makes Fanvue
+time out and retry. A handler that raises is retried by the worker with backoff and kept as
+``failed`` after the last attempt (see ``WebhookInbox``): logged, kept, not lost.
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import ProtocolError, StoreUnavailable, WebhookVerificationError
+from ..errors import DecryptionError, ProtocolError, StoreUnavailable, WebhookVerificationError
 from ..webhooks import (
     DEFAULT_TOLERANCE,
     SIGNATURE_HEADER,
-    WebhookInbox,
+    TYPE_HEADER,
     WebhookRegistry,
-    delivery_id,
     parse_event,
-    verify_signature,
+    verify_delivery,
 )
 from .error_table import fanvue_error_response
 from .openapi import error_answer, operation
@@ -62,7 +62,8 @@ def webhook_route(
     tolerance: float = DEFAULT_TOLERANCE,
     max_body: int = MAX_WEBHOOK_BODY,
 ) -> Route:
-    """The webhook endpoint, verifying with the app's ``settings.webhook_secrets``."""
+    """The webhook endpoint, verifying with the app's ``settings.webhook_secrets`` and the
+    stored subscription secrets (``services.webhooks.secrets``)."""
 
     @operation(
         "A signed Fanvue event (X-Fanvue-Signature: t=<unix>,v0=<hex HMAC>).",
@@ -100,10 +101,11 @@ def webhook_route(
 
         secrets = [s.get_secret_value() for s in services.settings.webhook_secrets]
         try:
-            timestamp = verify_signature(
+            timestamp = await verify_delivery(
                 body,
                 request.headers.get(SIGNATURE_HEADER),
                 secrets,
+                services.webhooks.secrets,
                 tolerance=tolerance,
                 now=services.clock(),
             )
@@ -112,38 +114,33 @@ def webhook_route(
             # Which check failed (the instance's code) is for our log; the sender (maybe an
             # attacker) gets the table's one answer, 401 invalid_signature.
             return fanvue_error_response(exc, "webhook")
+        except (StoreUnavailable, DecryptionError) as exc:
+            services.metrics.webhook_deliveries.labels("store_unavailable").inc()
+            # Subscription secrets unreadable: 503 so the sender retries.
+            return fanvue_error_response(
+                StoreUnavailable("webhook subscription secrets unreadable"),
+                f"webhook: subscription secrets unreadable ({exc.code})",
+            )
 
+        header_type = request.headers.get(TYPE_HEADER) or None
         try:
-            event = parse_event(body)
+            event = parse_event(body, header_type=header_type)
         except ProtocolError as exc:
             services.metrics.webhook_deliveries.labels("invalid_event").inc()
             logger.warning("webhook with a valid signature but a bad body: %s", exc)
-            return error_response(400, "invalid_request", "the body must be a JSON event object")
+            return error_response(400, "invalid_request", "the body must be a JSON object")
 
-        delivery = delivery_id(event, body, timestamp)
-        inbox = WebhookInbox(
-            services.ephemeral,
-            registry,
-            tolerance=tolerance,
-            clock=services.clock,
-            metrics=services.metrics,
-        )
+        inbox = services.webhooks.inbox(registry)
         try:
-            if not await inbox.claim(delivery):
-                services.metrics.webhook_deliveries.labels("duplicate").inc()
-                return json_response({"status": "duplicate"})
+            delivery, is_new = await inbox.receive(
+                event, body, signed_at=timestamp, header_type=header_type
+            )
         except StoreUnavailable as exc:
             services.metrics.webhook_deliveries.labels("store_unavailable").inc()
-            return fanvue_error_response(exc, f"webhook {delivery}: not claimed, sender retries")
-        try:
-            await inbox.record(delivery, timestamp, body)
-        except StoreUnavailable as exc:
-            services.metrics.webhook_deliveries.labels("store_unavailable").inc()
-            try:
-                await inbox.release(delivery)
-            except StoreUnavailable:
-                logger.error("webhook %s: dedup marker left; a retry looks duplicate", delivery)
-            return fanvue_error_response(exc, f"webhook {delivery}: not recorded, sender retries")
+            return fanvue_error_response(exc, "webhook: not recorded, sender retries")
+        if not is_new:
+            services.metrics.webhook_deliveries.labels("duplicate").inc()
+            return json_response({"status": "duplicate"})
 
         services.metrics.webhook_deliveries.labels("accepted").inc()
         response = json_response({"status": "accepted"})

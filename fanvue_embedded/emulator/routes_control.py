@@ -22,8 +22,10 @@
 ``GET|DELETE /_emulator/counters``                          read / zero the counters
 ``POST /_emulator/reset``                                   everything back to the start state
 ``GET|DELETE /_emulator/webhooks``                          the last 50 deliveries / clear them
-``POST /_emulator/webhooks``                                {type, data?, timestamp?}: send one
-                                                            signed event to the app's webhook_url
+``POST /_emulator/webhooks``                                {type, timestamp?, retries?, backoff?}:
+                                                            send the documented sample of a type,
+                                                            signed, to the app's webhook_url;
+                                                            retried on non-2xx (see webhooks.py)
 =========================================================  =====================================
 
 Errors: ``{"error", "field", "error_description"}`` with 400 (malformed or unknown field), 404
@@ -46,7 +48,7 @@ from .config import BASE_SCOPES, ROTATION_MODES
 from .faults import FaultError
 from .records import Creator
 from .state import EmulatorState
-from .webhooks import WebhookError, send_webhook
+from .webhooks import SAMPLE_TYPES, send_sample
 
 PREFIX = "/_emulator"
 HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -201,30 +203,34 @@ def control_routes(state: EmulatorState) -> list[Route]:
         return JSONResponse({"reset": True})
 
     async def webhook(request: Request) -> Response:
-        body = await v.json_object(request, allowed=("type", "data", "timestamp"))
-        event_type = v.required_text("type", body.get("type"))
-        data = body.get("data", {})
-        if not isinstance(data, dict):
-            raise v.FieldError(422, "data", "data must be a JSON object")
+        body = await v.json_object(request, allowed=("type", "timestamp", "retries", "backoff"))
+        event_type = v.choice("type", body.get("type"), SAMPLE_TYPES)
         timestamp = body.get("timestamp")
-        stamp = int(v.number("timestamp", timestamp) if timestamp is not None else state.now())
+        fixed = v.number("timestamp", timestamp) if timestamp is not None else None
+        retries = int(v.number("retries", body.get("retries", 2), integer=True))
+        backoff = v.number("backoff", body.get("backoff", 0.5))
+        if retries > 10 or backoff > 60:
+            raise v.FieldError(422, "retries", "at most 10 retries, backoff at most 60 s")
         url = state.app.webhook_url
         if not url:
             raise v.FieldError(
                 409, "webhook_url", "the app has no webhook_url; PATCH /_emulator/app"
             )
         record: dict[str, Any] = {"type": event_type, "url": url, "at": int(state.now())}
-        try:
-            delivery = await send_webhook(url, state.app.webhook_secret, event_type, data, stamp)
-        except WebhookError as exc:
-            state.record_webhook_delivery(
-                {**record, "id": None, "status": None, "error": "unreachable"}
-            )
+        delivery = await send_sample(
+            url,
+            state.app.webhook_secret,
+            event_type,
+            now=(lambda: fixed) if fixed is not None else state.now,
+            retries=retries,
+            backoff=backoff,
+        )
+        state.record_webhook_delivery({**record, **delivery})
+        if delivery["error"] == "unreachable":
             return JSONResponse(
-                {"error": "webhook_delivery_failed", "error_description": str(exc)},
+                {"error": "webhook_delivery_failed", "error_description": f"{url} unreachable"},
                 status_code=502,
             )
-        state.record_webhook_delivery({**record, **delivery, "error": None})
         return JSONResponse(delivery)
 
     async def webhook_history(request: Request) -> Response:
