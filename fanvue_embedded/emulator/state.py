@@ -110,6 +110,8 @@ class EmulatorState:
         self.config = config
         self._lock = threading.RLock()
         self.faults = Faults(seed=config.seed)
+        # One registry for the emulator's life (routes hold it); reset empties it.
+        self.worlds = Worlds(config.seed, self.now, self._owner)
         self._initialise()
 
     def _initialise(self) -> None:
@@ -143,7 +145,7 @@ class EmulatorState:
             api_versions=tuple(config.api_versions),
             retired_api_versions=tuple(config.sunset_versions),
         )
-        self.worlds = Worlds(config.seed, self.now, self._owner)
+        self.worlds.reset()
         self.used_session_tokens: set[str] = set()
         self.codes: dict[str, AuthorizationCode] = {}
         self.chains: dict[str, Chain] = {}

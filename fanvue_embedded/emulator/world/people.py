@@ -111,17 +111,22 @@ def generate_messages(world: World, user_uuid: str) -> Store:
     """A chat's history: the last ``_unread`` messages are the fan's, still unread."""
     chat = world.chats.get(user_uuid)
     store = Store()
-    if chat is None:
+    if chat is None or not chat["_total"]:
         return store
     fan = world.person(user_uuid) or {"uuid": user_uuid, "handle": "unknown"}
     fan_ref = {"uuid": fan["uuid"], "handle": fan["handle"]}
     rng = world.rng(f"messages-{user_uuid}")
     total, unread = int(chat["_total"]), int(chat["_unread"])
+    media = [m for m in world.media.newest_first() if m["status"] == "ready"]
     last_seconds = seconds_before_anchor(chat["lastMessageAt"])
     for index in range(total):
         from_fan = index >= total - unread or index % 2 == 0
         ago = last_seconds + (total - 1 - index) * 3600.0
         tip = from_fan and rng.random() < 0.1
+        attached = (
+            media[rng.randrange(len(media))] if media and not from_fan and index % 3 == 1 else None
+        )
+        price = 800 if attached is not None and index % 2 else None
         store.add(
             {
                 "uuid": world.uuid_for(f"message-{user_uuid}-{index}"),
@@ -131,11 +136,13 @@ def generate_messages(world: World, user_uuid: str) -> Store:
                 "sender": fan_ref if from_fan else world.owner_ref(),
                 "recipient": world.owner_ref() if from_fan else fan_ref,
                 "isRead": not (from_fan and index >= total - unread),
-                "hasMedia": False,
-                "mediaType": None,
-                "mediaUuids": [],
-                "pricing": None,
-                "purchasedAt": None,
+                "hasMedia": attached is not None,
+                "mediaType": None if attached is None else attached["mediaType"],
+                "mediaUuids": [] if attached is None else [attached["uuid"]],
+                "pricing": None if price is None else {"USD": {"price": price}},
+                "purchasedAt": None
+                if price is None or rng.random() < 0.5
+                else world.past(ago - 600),
                 "sentByUserId": None,
             }
         )
