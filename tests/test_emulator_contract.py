@@ -69,7 +69,7 @@ def test_success_matches_the_spec(client: httpx.Client, operation: Operation) ->
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.operation_id)
-def test_version_errors(client: httpx.Client, operation: Operation) -> None:
+def test_version_auth_and_scope_errors(client: httpx.Client, operation: Operation) -> None:
     world = World(client)
     path, _query, _body = request_for(operation, world)
     missing = {"Authorization": world.headers["Authorization"]}
@@ -83,12 +83,6 @@ def test_version_errors(client: httpx.Client, operation: Operation) -> None:
     assert response.status_code == 410
     assert set(response.json()) == {"error", "message", "nextVersion"}
     assert response.json()["nextVersion"] == "2025-06-26"
-
-
-@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.operation_id)
-def test_auth_and_scope_errors(client: httpx.Client, operation: Operation) -> None:
-    world = World(client)
-    path, _query, _body = request_for(operation, world)
     bad = {"X-Fanvue-API-Version": "2025-06-26", "Authorization": "Bearer nope"}
     response = client.request(operation.method, path, headers=bad)
     assert response.status_code == 401

@@ -50,14 +50,29 @@ def earnings(call: Call) -> Any:
     sources = _sources(call)
     rows = call.world.earnings.sorted_view("newest", lambda r: str(r["date"]), reverse=True)
     rows = [r for r in in_range(rows, call.query) if not sources or r["source"] in sources]
-    return call.listing(rows, key_of=lambda row: str(row["transactionOrderId"]))
+    return call.listing(
+        rows,
+        project=lambda row: _live_user(call, row),
+        key_of=lambda row: str(row["transactionOrderId"]),
+    )
+
+
+def _live_user(call: Call, row: Item) -> Item:
+    """The row with its fan as they are now (top-spender flag, nickname)."""
+    user = row.get("user")
+    person = call.world.person(user["uuid"]) if user else None
+    return row if person is None else {**row, "user": person}
 
 
 def spending(call: Call) -> Any:
     sources = _sources(call)
     rows = call.world.spending.sorted_view("newest", lambda r: str(r["date"]), reverse=True)
     rows = [r for r in in_range(rows, call.query) if not sources or r["source"] in sources]
-    return call.listing(rows, key_of=lambda row: str(row["transactionOrderId"]))
+    return call.listing(
+        rows,
+        project=lambda row: _live_user(call, row),
+        key_of=lambda row: str(row["transactionOrderId"]),
+    )
 
 
 def _pair(rows: Iterable[Item]) -> dict[str, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .model import World
-from .people import TOP_SPENDER_CENTS
+from .people import recompute_spend
 from .store import Item, Store
 
 DAY = 86_400.0
@@ -56,19 +56,6 @@ def generate_earnings(world: World, count: int) -> None:
         rows.append(row)
     world.earnings.replace_all(rows)
     recompute_spend(world)
-
-
-def recompute_spend(world: World) -> None:
-    """Each fan's lifetime spend (``_spent``) and top-spender flag, from the earnings rows."""
-    totals: dict[str, int] = {}
-    for row in world.earnings:
-        user = row.get("user")
-        if user:
-            totals[user["uuid"]] = totals.get(user["uuid"], 0) + int(row["gross"])
-    for person in world.people:
-        person["_spent"] = totals.get(person["uuid"], 0)
-        person["isTopSpender"] = person["_spent"] >= TOP_SPENDER_CENTS
-    world.people.touch()
 
 
 def generate_spending(world: World, count: int) -> None:

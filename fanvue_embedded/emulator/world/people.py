@@ -28,7 +28,6 @@ def _person(world: World, kind: str, index: int, status: str | None) -> Item:
     first = FIRST_NAMES[index % len(FIRST_NAMES)]
     registered = rng.uniform(30, 900) * DAY
     since = rng.uniform(0, min(registered / DAY, 365)) * DAY
-    spent = rng.choice((0, 0, 500, 1500, 4000, 12_000, 60_000)) if status else 0
     person: Item = {
         "uuid": world.uuid_for(f"{kind}-{index}"),
         "handle": f"{first.lower()}.{kind}{index}",
@@ -36,11 +35,11 @@ def _person(world: World, kind: str, index: int, status: str | None) -> Item:
         "nickname": None,
         "avatarUrl": f"https://avatars.emulator.test/{kind}{index}.png" if index % 4 else None,
         "registeredAt": world.past(registered),
-        "isTopSpender": spent >= TOP_SPENDER_CENTS,
+        "isTopSpender": False,  # from the earnings rows: see recompute_spend
         "isCreator": False,
         "status": status,
         "_since": world.past(since),
-        "_spent": spent,
+        "_spent": 0,
         "isOnline": rng.random() < 0.2,
         "lastSeenAt": world.past(rng.uniform(0, 7) * DAY),
     }
@@ -62,6 +61,19 @@ def _replace_status(world: World, kind: str, status: str, count: int) -> None:
                 world.people.remove(person["uuid"])
     for index in range(count):
         world.people.add(_person(world, kind, index, status))
+    recompute_spend(world)
+
+
+def recompute_spend(world: World) -> None:
+    """Each fan's lifetime spend (``_spent``) and top-spender flag, from the earnings rows."""
+    totals: dict[str, int] = {}
+    for row in world.earnings:
+        user = row.get("user")
+        if user:
+            totals[user["uuid"]] = totals.get(user["uuid"], 0) + int(row["gross"])
+    for person in world.people:
+        person["_spent"] = totals.get(person["uuid"], 0)
+        person["isTopSpender"] = person["_spent"] >= TOP_SPENDER_CENTS
     world.people.touch()
 
 
