@@ -211,7 +211,8 @@ def test_agency_reads_managed_creators_only(world: World) -> None:
     own = world.ok("GET", "/followers", params={"size": 50})
     assert {f["uuid"] for f in followers["data"]}.isdisjoint({f["uuid"] for f in own["data"]})
     chats = world.ok("GET", "/agencies/chats", params={"size": 50})["data"]
-    assert chats and {chat["creatorUuid"] for chat in chats} == {world.max}
+    assert chats
+    assert {chat["creatorUuid"] for chat in chats} == {world.max}
     unmanaged = world.api("GET", f"/creators/{world.luna}/followers")
     assert unmanaged.status_code == 404
     assert list(unmanaged.json()) == ["message"]
