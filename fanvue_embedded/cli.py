@@ -37,6 +37,7 @@ from .errors import ConfigurationError
 from .logs import configure_logging
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .services import Services
 
 __all__ = ["build_parser", "dev_environment", "main"]
@@ -67,7 +68,7 @@ def dev_environment(
         "PUBLIC_URL": app_url,
         "FANVUE_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET,
     }
-    for name in ("REDIS_URL", "TOKEN_ENCRYPTION_KEYS", "SESSION_COOKIE_NAME"):
+    for name in ("REDIS_URL", "TOKEN_ENCRYPTION_KEYS", "SESSION_MODE", "SESSION_COOKIE_NAME"):
         if environ.get(name):
             env[name] = environ[name]
     if "REDIS_URL" in env and "TOKEN_ENCRYPTION_KEYS" not in env:
@@ -183,11 +184,18 @@ def _run_keys(args: argparse.Namespace) -> int:
     return asyncio.run(_keys_rotate())
 
 
-async def _with_services(work: Callable[[Services], Awaitable[int]]) -> int:
+def _settings() -> Settings:
+    """Settings from the environment over the working directory's ``.env`` (the env wins)."""
     from .config import Settings
+    from .envfile import environment_with_env_file
+
+    return Settings.from_env(environment_with_env_file())
+
+
+async def _with_services(work: Callable[[Services], Awaitable[int]]) -> int:
     from .services import build_services
 
-    services = build_services(Settings.from_env())
+    services = build_services(_settings())
     try:
         return await work(services)
     finally:
@@ -224,11 +232,10 @@ async def _run_tokens(args: argparse.Namespace) -> int:
 
 
 async def _run_check() -> int:
-    from .config import Settings
     from .ops import run_checks
 
     try:
-        settings = Settings.from_env()
+        settings = _settings()
     except ConfigurationError as exc:
         print(f"FAIL configuration: {exc}")
         return 1
@@ -319,10 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "check":
             return asyncio.run(_run_check())
         elif args.command == "worker":
-            from .config import Settings
             from .worker import run_worker
 
-            asyncio.run(run_worker(Settings.from_env()))
+            asyncio.run(run_worker(_settings()))
         elif args.command == "webhooks":
             from .webhooks import cli_send
 
