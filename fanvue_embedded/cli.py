@@ -32,8 +32,9 @@ from ._devdefaults import (
     DEV_SESSION_SECRET,
     DEV_WEBHOOK_SECRET,
 )
+from ._preflight import ensure_port_free, http_url, redis_location
 from ._version import __version__
-from .errors import ConfigurationError
+from .errors import ConfigurationError, StoreUnavailable
 from .logs import configure_logging
 
 if TYPE_CHECKING:
@@ -77,6 +78,22 @@ def dev_environment(
     return env
 
 
+def dev_urls(host: str, port: int, emulator_port: int) -> tuple[str, str]:
+    """(app URL, emulator URL) for ``dev --host``.
+
+    On loopback or all interfaces the browser reaches the app at 127.0.0.1 and the emulator at
+    localhost: two sites, as the app and Fanvue are. Any other address serves both, so the two
+    are then one site (see the README).
+    """
+    if host in LOOPBACK_OR_ANY:
+        return f"http://127.0.0.1:{port}", f"http://localhost:{emulator_port}"
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}", f"http://{shown}:{emulator_port}"
+
+
+LOOPBACK_OR_ANY = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::", "::1"})  # noqa: S104
+
+
 async def _run_dev(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -84,9 +101,11 @@ async def _run_dev(args: argparse.Namespace) -> None:
     from .config import Settings
     from .emulator import EmulatorConfig, create_emulator_app
 
-    app_url = f"http://127.0.0.1:{args.port}"
-    # Platform and app on different sites, as inside Fanvue: localhost vs 127.0.0.1.
-    platform_url = f"http://localhost:{args.emulator_port}"
+    if args.port == args.emulator_port:
+        raise ConfigurationError("--port and --emulator-port must differ.")
+    ensure_port_free(args.host, args.emulator_port, flag="--emulator-port")
+    ensure_port_free(args.host, args.port, flag="--port")
+    app_url, platform_url = dev_urls(args.host, args.port, args.emulator_port)
     env = dev_environment(app_url=app_url, platform_url=platform_url, environ=os.environ)
     settings = Settings.from_env(env)
     emulator_config = EmulatorConfig(
@@ -101,14 +120,14 @@ async def _run_dev(args: argparse.Namespace) -> None:
         uvicorn.Server(
             uvicorn.Config(
                 emulator,
-                host="127.0.0.1",
+                host=args.host,
                 port=args.emulator_port,
                 log_level="warning",
                 log_config=None,
             )
         ),
         uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="info", log_config=None)
+            uvicorn.Config(app, host=args.host, port=args.port, log_level="info", log_config=None)
         ),
     ]
     store = "Redis" if settings.redis_url else "in-memory (set REDIS_URL to use Redis)"
@@ -126,6 +145,7 @@ async def _run_dev(args: argparse.Namespace) -> None:
 def _run_emulator(args: argparse.Namespace) -> None:
     from .emulator.runner import config_from_args, run_emulator
 
+    ensure_port_free(args.host, args.port)
     run_emulator(config_from_args(args), host=args.host, port=args.port)
 
 
@@ -159,6 +179,7 @@ def _run_serve(args: argparse.Namespace) -> None:
 
     app_from_env()  # validate configuration before forking workers; fails with a clear message
     _check_tls_files(args.ssl_certfile, args.ssl_keyfile)
+    ensure_port_free(args.host, args.port)
     uvicorn.run(
         "fanvue_embedded.app:app_from_env",
         factory=True,
@@ -193,13 +214,37 @@ def _settings() -> Settings:
 
 
 async def _with_services(work: Callable[[Services], Awaitable[int]]) -> int:
+    """Run ``work``; Redis being down is one line naming the server (never its password)."""
     from .services import build_services
 
-    services = build_services(_settings())
+    settings = _settings()
+    services = build_services(settings)
     try:
         return await work(services)
+    except StoreUnavailable as exc:
+        where = redis_location(settings.redis_url.get_secret_value()) if settings.redis_url else ""
+        print(
+            f"fanvue-embedded: {exc} at {where}; is it running, and is REDIS_URL right?",
+            file=sys.stderr,
+        )
+        return 1
     finally:
         await services.aclose()
+
+
+async def _run_worker() -> int:
+    from .worker import run_worker
+
+    async def reachable(services: Services) -> int:
+        # Once running, the worker rides out Redis outages; at start a wrong URL should show.
+        if not await services.store.ping():
+            raise StoreUnavailable("Redis is unavailable (no answer to PING)")
+        return 0
+
+    if await _with_services(reachable) != 0:
+        return 1
+    await run_worker(_settings())
+    return 0
 
 
 async def _keys_rotate() -> int:
@@ -257,7 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     emulator_arguments(commands.add_parser("emulator", help="run the local Fanvue emulator"))
 
     dev = commands.add_parser("dev", help="run the emulator and the app together")
-    dev.add_argument("--port", type=port_number, default=8000, help="app port on 127.0.0.1")
+    dev.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address both servers bind (default 127.0.0.1; 0.0.0.0 in a container)",
+    )
+    dev.add_argument("--port", type=port_number, default=8000, help="app port")
     dev.add_argument(
         "--emulator-port", type=port_number, default=9000, help="emulator port (localhost)"
     )
@@ -298,7 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="webhooks_command", required=True, metavar="action"
     )
     send = webhook_commands.add_parser("send", help="sign and POST one event to --url")
-    send.add_argument("--url", required=True, help="e.g. http://127.0.0.1:8000/webhooks/fanvue")
+    send.add_argument(
+        "--url", required=True, type=http_url, help="e.g. http://127.0.0.1:8000/webhooks/fanvue"
+    )
     send.add_argument("--type", required=True, dest="event_type", help="e.g. tip, follower.new")
     send.add_argument("--data", default="{}", help="the event's data as a JSON object")
     send.add_argument(
@@ -311,7 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(logging.INFO, json_format=args.command in ("serve", "worker"))
+    # One-shot commands print a report: httpx's per-request INFO lines would only clutter it.
+    quiet = args.command in ("check", "tokens", "keys", "webhooks")
+    configure_logging(
+        logging.WARNING if quiet else logging.INFO,
+        json_format=args.command in ("serve", "worker"),
+    )
     try:
         if args.command == "emulator":
             _run_emulator(args)
@@ -326,9 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "check":
             return asyncio.run(_run_check())
         elif args.command == "worker":
-            from .worker import run_worker
-
-            asyncio.run(run_worker(_settings()))
+            return asyncio.run(_run_worker())
         elif args.command == "webhooks":
             from .webhooks import cli_send
 

@@ -63,8 +63,14 @@ CALLBACK_PATH = "/oauth/callback"
 
 
 def _check_url(variable: str, value: str, *, allow_http: bool) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"{variable} is not a valid URL ({exc}): {value!r}.", variable=variable
+        ) from exc
+    if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigurationError(
             f"{variable} must be an absolute URL, got {value!r}.", variable=variable
         )
