@@ -124,7 +124,7 @@ async def run_checks(settings: Settings, *, http: httpx.AsyncClient | None = Non
         _check_scopes(settings),
     ]
     if not settings.development and settings.public_url is None:
-        checks.append(Check("public url", "warn", "PUBLIC_URL not set"))
+        checks.append(Check("public url", "warn", "BASE_URL (or PUBLIC_URL) not set"))
     checks += await _check_redis(settings)
     owned = http is None
     client = http or build_async_client(timeout=5.0)
