@@ -44,7 +44,7 @@ __all__ = ["Services", "build_services"]
 
 @dataclass(slots=True)
 class _Parts:
-    """What belongs to one event loop, and which of it this module built (and so closes)."""
+    """What belongs to one event loop, and which of it (``owned``) that loop's end closes."""
 
     http: httpx.AsyncClient
     oauth: OAuthClient
@@ -92,8 +92,10 @@ class Services:
 
     Build it once with :func:`build_services`, use it from any number of event loops one after
     another (``asyncio.run()`` per job) or at once (one loop per thread). ``aclose`` closes what
-    :func:`build_services` made for the current loop: a client or store passed in stays the
-    caller's (and is then shared by every loop, so it must not be loop-bound if you use several).
+    :func:`build_services` made for the current loop, and asks the stores to close (a store
+    closes only a Redis client it owns). An HTTP client passed in stays the caller's. What you
+    pass in is shared by every loop: a store's Redis client reconnects after closing, an HTTP
+    client does not.
     """
 
     def __init__(
@@ -232,14 +234,21 @@ def build_services(
                 "mode. Set REDIS_URL (or FANVUE_EMBEDDED_MODE=development for local work).",
                 variable="REDIS_URL",
             )
-        # Memory stores hold the data itself: one pair for every loop.
-        store = store or MemoryTokenStore(_keyring(settings), clock=clock)
-        ephemeral = ephemeral or MemoryEphemeralStore(clock=clock)
+        # Memory stores built here hold the data itself: shared by every loop, closed by none.
+        built: list[object] = []
+        if store is None:
+            store = MemoryTokenStore(_keyring(settings), clock=clock)
+            built.append(store)
+        if ephemeral is None:
+            ephemeral = MemoryEphemeralStore(clock=clock)
+            built.append(ephemeral)
+        shared = tuple(built)
+    else:
+        shared = ()
     keyring = _keyring(settings) if store is None else None
     metrics = Metrics()
 
     def build_parts() -> _Parts:
-        owned: list[TokenStore | EphemeralStore | httpx.AsyncClient] = []
         part_store, part_ephemeral = store, ephemeral
         if part_store is None or part_ephemeral is None:
             assert settings.redis_url is not None
@@ -248,11 +257,14 @@ def build_services(
             if part_store is None:
                 assert keyring is not None
                 part_store = RedisTokenStore(redis, keyring, close_client=True)
-                owned.append(part_store)
                 part_ephemeral = part_ephemeral or RedisEphemeralStore(redis)
             else:
                 part_ephemeral = RedisEphemeralStore(redis, close_client=True)
-                owned.append(part_ephemeral)
+        # Stores are always asked to close (a store passed in closes only a client it owns,
+        # e.g. one from ``from_url``); the HTTP client only when built here.
+        owned: list[TokenStore | EphemeralStore | httpx.AsyncClient] = [
+            part for part in (part_store, part_ephemeral) if all(part is not s for s in shared)
+        ]
         part_http = http or build_async_client()
         if http is None:
             owned.append(part_http)
