@@ -38,11 +38,13 @@ from ._devdefaults import (
     DEV_SESSION_SECRET,
     DEV_WEBHOOK_SECRET,
 )
+from ._preflight import ensure_port_free, http_url, redis_location
 from ._version import __version__
-from .errors import ConfigurationError
+from .errors import ConfigurationError, StoreUnavailable
 from .logs import configure_logging
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .services import Services
     from .webhooks import WebhookRegistry
 
@@ -74,13 +76,29 @@ def dev_environment(
         "PUBLIC_URL": app_url,
         "FANVUE_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET,
     }
-    for name in ("REDIS_URL", "TOKEN_ENCRYPTION_KEYS", "SESSION_COOKIE_NAME"):
+    for name in ("REDIS_URL", "TOKEN_ENCRYPTION_KEYS", "SESSION_MODE", "SESSION_COOKIE_NAME"):
         if environ.get(name):
             env[name] = environ[name]
     if "REDIS_URL" in env and "TOKEN_ENCRYPTION_KEYS" not in env:
         # A fixed, public key so tokens survive a dev restart; refused in production.
         env["TOKEN_ENCRYPTION_KEYS"] = DEV_ENCRYPTION_KEY
     return env
+
+
+def dev_urls(host: str, port: int, emulator_port: int) -> tuple[str, str]:
+    """(app URL, emulator URL) for ``dev --host``.
+
+    On loopback or all interfaces the browser reaches the app at 127.0.0.1 and the emulator at
+    localhost: two sites, as the app and Fanvue are. Any other address serves both, so the two
+    are then one site (see the README).
+    """
+    if host in LOOPBACK_OR_ANY:
+        return f"http://127.0.0.1:{port}", f"http://localhost:{emulator_port}"
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}", f"http://{shown}:{emulator_port}"
+
+
+LOOPBACK_OR_ANY = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::", "::1"})  # noqa: S104
 
 
 async def _run_dev(args: argparse.Namespace) -> None:
@@ -90,9 +108,11 @@ async def _run_dev(args: argparse.Namespace) -> None:
     from .config import Settings
     from .emulator import EmulatorConfig, create_emulator_app
 
-    app_url = f"http://127.0.0.1:{args.port}"
-    # Platform and app on different sites, as inside Fanvue: localhost vs 127.0.0.1.
-    platform_url = f"http://localhost:{args.emulator_port}"
+    if args.port == args.emulator_port:
+        raise ConfigurationError("--port and --emulator-port must differ.")
+    ensure_port_free(args.host, args.emulator_port, flag="--emulator-port")
+    ensure_port_free(args.host, args.port, flag="--port")
+    app_url, platform_url = dev_urls(args.host, args.port, args.emulator_port)
     env = dev_environment(app_url=app_url, platform_url=platform_url, environ=os.environ)
     settings = Settings.from_env(env)
     emulator_config = EmulatorConfig(
@@ -107,14 +127,14 @@ async def _run_dev(args: argparse.Namespace) -> None:
         uvicorn.Server(
             uvicorn.Config(
                 emulator,
-                host="127.0.0.1",
+                host=args.host,
                 port=args.emulator_port,
                 log_level="warning",
                 log_config=None,
             )
         ),
         uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="info", log_config=None)
+            uvicorn.Config(app, host=args.host, port=args.port, log_level="info", log_config=None)
         ),
     ]
     store = "Redis" if settings.redis_url else "in-memory (set REDIS_URL to use Redis)"
@@ -132,6 +152,7 @@ async def _run_dev(args: argparse.Namespace) -> None:
 def _run_emulator(args: argparse.Namespace) -> None:
     from .emulator.runner import config_from_args, run_emulator
 
+    ensure_port_free(args.host, args.port)
     run_emulator(config_from_args(args), host=args.host, port=args.port)
 
 
@@ -165,6 +186,7 @@ def _run_serve(args: argparse.Namespace) -> None:
 
     app_from_env()  # validate configuration before forking workers; fails with a clear message
     _check_tls_files(args.ssl_certfile, args.ssl_keyfile)
+    ensure_port_free(args.host, args.port)
     uvicorn.run(
         "fanvue_embedded.app:app_from_env",
         factory=True,
@@ -190,15 +212,47 @@ def _run_keys(args: argparse.Namespace) -> int:
     return asyncio.run(_keys_rotate())
 
 
-async def _with_services(work: Callable[[Services], Awaitable[int]]) -> int:
+def _settings() -> Settings:
+    """Settings from the environment over the working directory's ``.env`` (the env wins)."""
     from .config import Settings
+    from .envfile import environment_with_env_file
+
+    return Settings.from_env(environment_with_env_file())
+
+
+async def _with_services(work: Callable[[Services], Awaitable[int]]) -> int:
+    """Run ``work``; Redis being down is one line naming the server (never its password)."""
     from .services import build_services
 
-    services = build_services(Settings.from_env())
+    settings = _settings()
+    services = build_services(settings)
     try:
         return await work(services)
+    except StoreUnavailable as exc:
+        where = redis_location(settings.redis_url.get_secret_value()) if settings.redis_url else ""
+        print(
+            f"fanvue-embedded: {exc} at {where}; is it running, and is REDIS_URL right?",
+            file=sys.stderr,
+        )
+        return 1
     finally:
         await services.aclose()
+
+
+async def _run_worker(args: argparse.Namespace) -> int:
+    from .worker import run_worker
+
+    async def reachable(services: Services) -> int:
+        # Once running, the worker rides out Redis outages; at start a wrong URL should show.
+        if not await services.store.ping():
+            raise StoreUnavailable("Redis is unavailable (no answer to PING)")
+        return 0
+
+    if await _with_services(reachable) != 0:
+        return 1
+    registry = _load_registry(args.webhooks) if args.webhooks else None
+    await run_worker(_settings(), webhooks=registry, webhook_interval=args.webhook_interval)
+    return 0
 
 
 async def _keys_rotate() -> int:
@@ -231,11 +285,10 @@ async def _run_tokens(args: argparse.Namespace) -> int:
 
 
 async def _run_check() -> int:
-    from .config import Settings
     from .ops import run_checks
 
     try:
-        settings = Settings.from_env()
+        settings = _settings()
     except ConfigurationError as exc:
         print(f"FAIL configuration: {exc}")
         return 1
@@ -294,7 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
     emulator_arguments(commands.add_parser("emulator", help="run the local Fanvue emulator"))
 
     dev = commands.add_parser("dev", help="run the emulator and the app together")
-    dev.add_argument("--port", type=port_number, default=8000, help="app port on 127.0.0.1")
+    dev.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address both servers bind (default 127.0.0.1; 0.0.0.0 in a container)",
+    )
+    dev.add_argument("--port", type=port_number, default=8000, help="app port")
     dev.add_argument(
         "--emulator-port", type=port_number, default=9000, help="emulator port (localhost)"
     )
@@ -350,7 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     send = webhook_commands.add_parser(
         "send", help="sign and POST the documented sample of --type to --url"
     )
-    send.add_argument("--url", required=True, help="e.g. http://127.0.0.1:8000/webhooks/fanvue")
+    send.add_argument(
+        "--url", required=True, type=http_url, help="e.g. http://127.0.0.1:8000/webhooks/fanvue"
+    )
     send.add_argument(
         "--type", required=True, dest="event_type", help="e.g. tip.new, message.received"
     )
@@ -378,7 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(logging.INFO, json_format=args.command in ("serve", "worker"))
+    # One-shot commands print a report: httpx's per-request INFO lines would only clutter it.
+    quiet = args.command in ("check", "tokens", "keys", "webhooks")
+    configure_logging(
+        logging.WARNING if quiet else logging.INFO,
+        json_format=args.command in ("serve", "worker"),
+    )
     try:
         if args.command == "emulator":
             _run_emulator(args)
@@ -393,15 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "check":
             return asyncio.run(_run_check())
         elif args.command == "worker":
-            from .config import Settings
-            from .worker import run_worker
-
-            registry = _load_registry(args.webhooks) if args.webhooks else None
-            asyncio.run(
-                run_worker(
-                    Settings.from_env(), webhooks=registry, webhook_interval=args.webhook_interval
-                )
-            )
+            return asyncio.run(_run_worker(args))
         elif args.command == "webhooks":
             return asyncio.run(_run_webhooks(args))
     except ConfigurationError as exc:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, fields
 from typing import Literal
 from urllib.parse import urlsplit
 
-from ._devdefaults import DEV_ENCRYPTION_KEY, DEV_SECRETS
+from ._devdefaults import DEV_ENCRYPTION_KEY
+from ._secret_rules import check_secret, looks_like_placeholder
 from .errors import ConfigurationError
 from .values import (
     DEFAULT_API_VERSION,
@@ -50,55 +51,26 @@ ENVIRONMENTS: Mapping[str, Mapping[str, str]] = {
     },
 }
 
-_MIN_LENGTH = {"OAUTH_CLIENT_SECRET": 16, "SESSION_SECRET": 32, "FANVUE_WEBHOOK_SECRET": 16}
-_PLACEHOLDER_WORDS = (
-    "changeme",
-    "change-me",
-    "change_me",
-    "replace",
-    "placeholder",
-    "your-",
-    "your_",
-)
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _AES_KEY_BYTES = 32
-
-
-def _looks_like_placeholder(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered.startswith("<") and lowered.endswith(">"):
-        return True
-    if any(word in lowered for word in _PLACEHOLDER_WORDS):
-        return True
-    # "xxxxxxxx", "00000000": one character repeated is never a real secret.
-    return len(set(lowered)) <= 2
-
-
-def _check_secret(variable: str, value: str, *, production: bool) -> None:
-    if not value:
-        raise ConfigurationError(
-            f"{variable} is empty; set it to the real value.", variable=variable
-        )
-    if _looks_like_placeholder(value):
-        raise ConfigurationError(
-            f"{variable} looks like a placeholder; set it to the real value.", variable=variable
-        )
-    minimum = _MIN_LENGTH.get(variable, 8)
-    if len(value) < minimum:
-        raise ConfigurationError(
-            f"{variable} is too short ({len(value)} characters); use at least {minimum}.",
-            variable=variable,
-        )
-    if production and value in DEV_SECRETS:
-        raise ConfigurationError(
-            f"{variable} is the public development value; it is refused in production mode.",
-            variable=variable,
-        )
+# RFC 6265 cookie-name token characters.
+_COOKIE_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
+# Cookie mode's default name: "__Host-" makes browsers insist on Secure, Path=/ and no Domain,
+# so a sibling subdomain can neither read nor plant it.
+DEFAULT_SESSION_COOKIE_NAME = "__Host-fanvue_session"
+# The starter's callback path in its newest form; ours is the same route (app/oauth_routes).
+CALLBACK_PATH = "/oauth/callback"
 
 
 def _check_url(variable: str, value: str, *, allow_http: bool) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"{variable} is not a valid URL ({exc}): {value!r}.", variable=variable
+        ) from exc
+    if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigurationError(
             f"{variable} must be an absolute URL, got {value!r}.", variable=variable
         )
@@ -128,7 +100,7 @@ def parse_encryption_keys(
                 "of letters, digits, '-' or '_'.",
                 variable=variable,
             )
-        if _looks_like_placeholder(encoded):
+        if looks_like_placeholder(encoded):
             raise ConfigurationError(
                 f"{variable} key {key_id!r} looks like a placeholder; generate one with "
                 "'fanvue-embedded keys generate'.",
@@ -214,14 +186,14 @@ class Settings:
             )
         if not self.client_id.strip():
             raise ConfigurationError("OAUTH_CLIENT_ID is empty.", variable="OAUTH_CLIENT_ID")
-        _check_secret(
+        check_secret(
             "OAUTH_CLIENT_SECRET", self.client_secret.get_secret_value(), production=production
         )
-        _check_secret(
+        check_secret(
             "SESSION_SECRET", self.session_secret.get_secret_value(), production=production
         )
         for secret in self.webhook_secrets:
-            _check_secret("FANVUE_WEBHOOK_SECRET", secret.get_secret_value(), production=production)
+            check_secret("FANVUE_WEBHOOK_SECRET", secret.get_secret_value(), production=production)
 
         # Base URLs: explicit values win over the FANVUE_ENV table.
         defaults = ENVIRONMENTS[self.fanvue_env]
@@ -245,6 +217,14 @@ class Settings:
                 f"OAUTH_SCOPES has unknown scope(s) {', '.join(sorted(unknown))}; "
                 f"known scopes: {', '.join(sorted(KNOWN_SCOPES))}.",
                 variable="OAUTH_SCOPES",
+            )
+        if self.session_cookie_name is not None and not _COOKIE_NAME.match(
+            self.session_cookie_name
+        ):
+            raise ConfigurationError(
+                f"SESSION_COOKIE_NAME {self.session_cookie_name!r} is not a valid cookie name "
+                "(letters, digits and !#$%&'*+-.^_`|~, at most 64).",
+                variable="SESSION_COOKIE_NAME",
             )
         if not self.api_version.strip():
             raise ConfigurationError("FANVUE_API_VERSION is empty.", variable="FANVUE_API_VERSION")
@@ -275,6 +255,11 @@ class Settings:
         return self.mode == "development"
 
     @property
+    def session_mode(self) -> Literal["bearer", "cookie"]:
+        """``cookie`` when app sessions travel in the ``session_cookie_name`` cookie."""
+        return "cookie" if self.session_cookie_name else "bearer"
+
+    @property
     def requested_scopes(self) -> tuple[str, ...]:
         """What every authorization asks for: the required OpenID/offline scopes, then the app's."""
         ordered = [*REQUIRED_SCOPES, *self.scopes]
@@ -296,7 +281,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from environment variables (``os.environ`` when not given)."""
+        """Build settings from environment variables (``os.environ`` when not given).
+
+        Reads the Fanvue starter's names with the starter's meanings (``BASE_URL``,
+        ``OAUTH_REDIRECT_URI`` optional, ``SESSION_COOKIE_NAME``, ``NODE_ENV``) besides ours.
+        No file is read here; see :mod:`fanvue_embedded.envfile` for ``.env``.
+        """
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
@@ -309,12 +299,11 @@ class Settings:
                 raise ConfigurationError(f"{name} is not set.", variable=name)
             return value
 
-        mode = get("FANVUE_EMBEDDED_MODE") or "production"
-        fanvue_env = get("FANVUE_ENV") or "production"
         scopes = _split_list(get("OAUTH_SCOPES") or "read:self")
         webhook = get("FANVUE_WEBHOOK_SECRET")
         redis_url = get("REDIS_URL")
         keys = get("TOKEN_ENCRYPTION_KEYS")
+        public_url = _public_url(get("PUBLIC_URL"), get("BASE_URL"))
         numbers = {
             name: _parse_float(variable, raw, minimum=minimum)
             for name, variable, minimum in (
@@ -327,20 +316,63 @@ class Settings:
         return cls(
             client_id=require("OAUTH_CLIENT_ID"),
             client_secret=Secret(require("OAUTH_CLIENT_SECRET")),
-            redirect_uri=require("OAUTH_REDIRECT_URI"),
+            redirect_uri=get("OAUTH_REDIRECT_URI") or _default_redirect_uri(public_url),
             session_secret=Secret(require("SESSION_SECRET")),
             scopes=scopes,
-            fanvue_env=fanvue_env,  # type: ignore[arg-type]  # validated in __post_init__
+            fanvue_env=get("FANVUE_ENV") or "production",  # type: ignore[arg-type]  # validated
             platform_url=get("FANVUE_PLATFORM_URL") or "",
             issuer_base_url=get("OAUTH_ISSUER_BASE_URL") or "",
             api_base_url=get("API_BASE_URL") or "",
             api_version=get("FANVUE_API_VERSION") or DEFAULT_API_VERSION,
-            mode=mode,  # type: ignore[arg-type]  # validated in __post_init__
+            mode=_mode(get("FANVUE_EMBEDDED_MODE"), get("NODE_ENV")),  # type: ignore[arg-type]
             redis_url=Secret(redis_url) if redis_url else None,
             token_encryption_keys=parse_encryption_keys(keys) if keys else (),
             webhook_secrets=tuple(Secret(s) for s in _split_list(webhook)) if webhook else (),
-            session_cookie_name=get("SESSION_COOKIE_NAME"),
-            public_url=get("PUBLIC_URL"),
+            session_cookie_name=_cookie_name(get("SESSION_MODE"), get("SESSION_COOKIE_NAME")),
+            public_url=public_url,
             embed_path=get("EMBED_PATH") or "/embedded",
             **numbers,
         )
+
+
+def _mode(explicit: str | None, node_env: str | None) -> str:
+    """``FANVUE_EMBEDDED_MODE`` wins; else the starter's ``NODE_ENV=development``; else production.
+
+    Any other ``NODE_ENV`` (``production``, ``test``, ``staging``) means production: relaxing
+    the checks takes an explicit "development".
+    """
+    if explicit is not None:
+        return explicit
+    return "development" if node_env == "development" else "production"
+
+
+def _public_url(public_url: str | None, base_url: str | None) -> str | None:
+    """``PUBLIC_URL`` is ours, ``BASE_URL`` the starter's name for the same thing."""
+    if public_url and base_url and public_url.rstrip("/") != base_url.rstrip("/"):
+        raise ConfigurationError(
+            "PUBLIC_URL and BASE_URL are both set and differ; they mean the same thing "
+            "(the app's public URL), set one.",
+            variable="BASE_URL",
+        )
+    return public_url or base_url
+
+
+def _default_redirect_uri(public_url: str | None) -> str:
+    if public_url is None:
+        raise ConfigurationError(
+            "OAUTH_REDIRECT_URI is not set, and neither is BASE_URL (or PUBLIC_URL) to derive "
+            f"'<BASE_URL>{CALLBACK_PATH}' from.",
+            variable="OAUTH_REDIRECT_URI",
+        )
+    return public_url.rstrip("/") + CALLBACK_PATH
+
+
+def _cookie_name(mode: str | None, name: str | None) -> str | None:
+    """Cookie mode is chosen by ``SESSION_MODE``; ``SESSION_COOKIE_NAME`` only names the cookie."""
+    if mode is None or mode == "bearer":
+        return None
+    if mode != "cookie":
+        raise ConfigurationError(
+            f"SESSION_MODE must be 'bearer' or 'cookie', got {mode!r}.", variable="SESSION_MODE"
+        )
+    return name or DEFAULT_SESSION_COOKIE_NAME

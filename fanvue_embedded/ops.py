@@ -13,13 +13,14 @@ from typing import Any, Literal
 import httpx
 
 from ._http import build_async_client
+from ._preflight import redis_location
 from ._redis import close_redis, persistence_by_master, redis_from_url, translate_redis_errors
-from .config import Settings
+from .config import ENVIRONMENTS, Settings
 from .errors import FanvueError
 from .store import TokenStore
 from .values import KNOWN_SCOPES
 
-__all__ = ["Check", "list_tokens", "reencrypt_all", "run_checks"]
+__all__ = ["Check", "describe_target", "list_tokens", "reencrypt_all", "run_checks"]
 
 Verdict = Literal["ok", "warn", "fail"]
 
@@ -34,6 +35,21 @@ class Check:
         return f"{self.verdict.upper():4} {self.name}: {self.detail}"
 
 
+def describe_target(settings: Settings) -> str:
+    """Which Fanvue ``check`` talks to: a published environment, an emulator, or custom URLs."""
+    urls = (settings.platform_url, settings.issuer_base_url, settings.api_base_url)
+    for name, known in ENVIRONMENTS.items():
+        if urls == (known["platform_url"], known["issuer_base_url"], known["api_base_url"]):
+            return f"Fanvue {name} ({settings.platform_url})"
+    if len(set(urls)) == 1:
+        # Only an emulator serves the platform, auth and API from one origin.
+        return f"a Fanvue emulator at {settings.platform_url} (not Fanvue itself)"
+    return (
+        f"custom Fanvue URLs (platform {urls[0]}, auth {urls[1]}, api {urls[2]}), "
+        f"not Fanvue {settings.fanvue_env}"
+    )
+
+
 async def _check_redis(settings: Settings) -> list[Check]:
     if settings.redis_url is None:
         verdict: Verdict = "ok" if settings.development else "fail"
@@ -44,7 +60,8 @@ async def _check_redis(settings: Settings) -> list[Check]:
             await client.ping()
             masters = await persistence_by_master(client)
     except FanvueError as exc:
-        return [Check("redis", "fail", f"unreachable ({exc.code})")]
+        where = redis_location(settings.redis_url.get_secret_value())
+        return [Check("redis", "fail", f"unreachable at {where} ({exc.code})")]
     finally:
         await close_redis(client)
     without_aof = sorted(name for name, info in masters.items() if not _aof_enabled(info))
@@ -103,11 +120,11 @@ def _check_scopes(settings: Settings) -> Check:
 async def run_checks(settings: Settings, *, http: httpx.AsyncClient | None = None) -> list[Check]:
     """Everything ``fanvue-embedded check`` reports, in order."""
     checks = [
-        Check("configuration", "ok", f"mode {settings.mode}, Fanvue {settings.fanvue_env}"),
+        Check("configuration", "ok", f"mode {settings.mode}; checking {describe_target(settings)}"),
         _check_scopes(settings),
     ]
     if not settings.development and settings.public_url is None:
-        checks.append(Check("public url", "warn", "PUBLIC_URL not set"))
+        checks.append(Check("public url", "warn", "BASE_URL (or PUBLIC_URL) not set"))
     checks += await _check_redis(settings)
     owned = http is None
     client = http or build_async_client(timeout=5.0)

@@ -3,11 +3,24 @@
 This is the only place that picks a store: Redis when ``REDIS_URL`` is set, the in-process
 memory store otherwise — which is refused in production mode unless the caller passes a
 store explicitly (a library user who knows what they are doing).
+
+Event loops: the HTTP client and the Redis client belong to the event loop they first ran on.
+``Services`` therefore keeps one set of loop-bound parts per running loop and builds a fresh
+set the first time it is used on a new loop, so one ``Services`` serves a Celery task that calls
+``asyncio.run()`` per job as well as a long-running app. When ``asyncio.run()`` ends, the
+parts of its loop are closed before the loop is (see ``_close_with_loop``); ``aclose()``
+closes the current loop's parts at once. Settings, metrics, the keyring and memory stores are
+shared by every loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
+from types import TracebackType
 
 import httpx
 
@@ -30,15 +43,13 @@ from .webhooks.backend import WebhookBackend
 __all__ = ["Services", "build_services"]
 
 
+_Closeable = TokenStore | EphemeralStore | httpx.AsyncClient | WebhookBackend
+
+
 @dataclass(slots=True)
-class Services:
-    """Everything one app (or worker, or CLI run) uses, built once; nothing here is global.
+class _Parts:
+    """What belongs to one event loop, and which of it (``owned``) that loop's end closes."""
 
-    ``aclose`` closes what :func:`build_services` made: the HTTP client only when it built it
-    (a client passed in stays the caller's); the stores close the Redis clients they own.
-    """
-
-    settings: Settings
     http: httpx.AsyncClient
     oauth: OAuthClient
     platform: PlatformClient
@@ -47,17 +58,160 @@ class Services:
     sessions: AppSessionManager
     exchange: SessionExchange
     tokens: TokenManager
-    clock: Clock
-    metrics: Metrics
     webhooks: WebhookBackend
-    owns_http: bool = field(default=False, repr=False)
+    owned: tuple[_Closeable, ...] = ()
+    closer: AsyncGenerator[None, None] | None = field(default=None, repr=False)
+    closed: bool = False
 
     async def aclose(self) -> None:
-        await self.webhooks.aclose()
-        await self.store.aclose()
-        await self.ephemeral.aclose()
-        if self.owns_http:
-            await self.http.aclose()
+        if self.closed:
+            return
+        self.closed = True
+        for part in self.owned:
+            await part.aclose()
+
+
+async def _close_with_loop(parts: _Parts) -> AsyncGenerator[None, None]:
+    """An async generator the loop finalises in ``shutdown_asyncgens()`` — which
+    ``asyncio.run()`` (and uvicorn, and anyio) call while the loop still runs: the one hook that
+    closes this loop's connections when a job forgot to, instead of leaking them."""
+    try:
+        yield
+    finally:
+        await parts.aclose()
+
+
+def _abandon(parts: _Parts) -> None:
+    """Drop the parts of a loop that closed without finalising them (a hand-run loop)."""
+    parts.closed = True  # its loop is gone: nothing of it can be awaited any more
+    closer, parts.closer = parts.closer, None
+    if closer is not None:
+        # With ``closed`` set the generator's ``finally`` awaits nothing, so this one step ends
+        # it; left alone, its finaliser would later call into the closed loop.
+        with contextlib.suppress(StopIteration, RuntimeError):
+            closer.aclose().send(None)
+
+
+class Services:
+    """Everything one app (or worker, or CLI run) uses; nothing here is global.
+
+    Build it once with :func:`build_services`, use it from any number of event loops one after
+    another (``asyncio.run()`` per job) or at once (one loop per thread). ``aclose`` closes what
+    :func:`build_services` made for the current loop, and asks the stores to close (a store
+    closes only a Redis client it owns). An HTTP client passed in stays the caller's. What you
+    pass in is shared by every loop: a store's Redis client reconnects after closing, an HTTP
+    client does not.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        build_parts: Callable[[], _Parts],
+        clock: Clock,
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics
+        self._build_parts = build_parts
+        self._lock = threading.Lock()
+        # Parts built before any loop ran sit under None until a loop first uses them.
+        self._by_loop: dict[asyncio.AbstractEventLoop | None, _Parts] = {None: build_parts()}
+
+    def __repr__(self) -> str:
+        return f"Services(settings={self.settings!r}, loops={len(self._by_loop)})"
+
+    def _parts(self) -> _Parts:
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        with self._lock:
+            parts = self._by_loop.get(loop)
+            if parts is not None and not parts.closed:
+                return parts
+            unbound = self._by_loop.get(None)
+            if loop is not None and unbound is not None and not unbound.closed:
+                parts = self._by_loop.pop(None)
+            else:
+                parts = self._build_parts()
+            self._by_loop[loop] = parts
+            # Loops that ended: their parts were closed by _close_with_loop, or cannot be now.
+            for old in [key for key in self._by_loop if key is not None and key.is_closed()]:
+                _abandon(self._by_loop.pop(old))
+        if loop is not None:
+            closer = _close_with_loop(parts)
+            # Runs the generator up to its ``yield`` without awaiting (nothing before it awaits);
+            # from then on the loop tracks it and finalises it at shutdown.
+            try:
+                closer.asend(None).send(None)
+            except StopIteration:
+                parts.closer = closer
+        return parts
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self._parts().http
+
+    @property
+    def oauth(self) -> OAuthClient:
+        return self._parts().oauth
+
+    @property
+    def platform(self) -> PlatformClient:
+        return self._parts().platform
+
+    @property
+    def store(self) -> TokenStore:
+        return self._parts().store
+
+    @property
+    def ephemeral(self) -> EphemeralStore:
+        return self._parts().ephemeral
+
+    @property
+    def sessions(self) -> AppSessionManager:
+        return self._parts().sessions
+
+    @property
+    def exchange(self) -> SessionExchange:
+        return self._parts().exchange
+
+    @property
+    def tokens(self) -> TokenManager:
+        return self._parts().tokens
+
+    @property
+    def webhooks(self) -> WebhookBackend:
+        return self._parts().webhooks
+
+    async def aclose(self) -> None:
+        """Close what was built for the running loop; using ``Services`` again builds anew."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        with self._lock:
+            parts = self._by_loop.pop(loop, None)
+            if parts is None and loop is not None:
+                parts = self._by_loop.pop(None, None)  # built but never used on a loop
+        if parts is not None:
+            await parts.aclose()
+            if parts.closer is not None:
+                # Finish the generator now, so nothing is left for the loop to finalise.
+                await parts.closer.aclose()
+
+    async def __aenter__(self) -> Services:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 def _keyring(settings: Settings) -> Keyring:
@@ -65,24 +219,6 @@ def _keyring(settings: Settings) -> Keyring:
         return Keyring(settings.token_encryption_keys)
     # Development without keys: a random key that lives as long as the process (memory store).
     return Keyring.generate_ephemeral()
-
-
-def _webhook_backend(
-    settings: Settings,
-    redis: RedisClient | None,
-    keyring: Keyring,
-    clock: Clock,
-    metrics: Metrics,
-) -> WebhookBackend:
-    # Webhook records live next to the tokens: on the same Redis client when there is one.
-    if redis is None and settings.redis_url is not None:
-        own = redis_from_url(settings.redis_url.get_secret_value())
-        return WebhookBackend.on_redis(
-            own, keyring, clock=clock, close_client=True, metrics=metrics
-        )
-    if redis is not None:
-        return WebhookBackend.on_redis(redis, keyring, clock=clock, metrics=metrics)
-    return WebhookBackend.in_memory(keyring, clock=clock, metrics=metrics)
 
 
 def build_services(
@@ -96,31 +232,98 @@ def build_services(
     clock: Clock = system_clock,
     webhooks: WebhookBackend | None = None,
 ) -> Services:
+    """Build the :class:`Services` for ``settings``; cheap, and safe to call at import time.
+
+    Configuration errors (no Redis in production mode, a malformed ``REDIS_URL``) raise here.
+    Webhook records and subscription secrets live next to the tokens: on the same Redis client
+    when there is one, in memory otherwise (or on the ``webhooks`` backend you pass).
+    """
     keyring = _keyring(settings)
-    redis: RedisClient | None = None
-    if store is None or ephemeral is None:
-        if settings.redis_url is not None:
-            redis = redis_from_url(settings.redis_url.get_secret_value())
-            # One client for both stores; exactly one of them owns (closes) it.
-            if store is None:
-                store = RedisTokenStore(redis, keyring, close_client=True)
-                ephemeral = ephemeral or RedisEphemeralStore(redis)
-            else:
-                ephemeral = RedisEphemeralStore(redis, close_client=True)
-        elif settings.development:
-            store = store or MemoryTokenStore(keyring, clock=clock)
-            ephemeral = ephemeral or MemoryEphemeralStore(clock=clock)
-        else:
+    metrics = Metrics()
+    if settings.redis_url is None and (store is None or ephemeral is None):
+        if not settings.development:
             raise ConfigurationError(
                 "REDIS_URL is not set: the in-process memory store loses every creator's tokens "
                 "on restart and is not shared between processes, so it is refused in production "
                 "mode. Set REDIS_URL (or FANVUE_EMBEDDED_MODE=development for local work).",
                 variable="REDIS_URL",
             )
-    owns_http = http is None
-    http = http or build_async_client()
-    metrics = Metrics()
-    webhooks = webhooks or _webhook_backend(settings, redis, keyring, clock, metrics)
+        # Memory stores built here hold the data itself: shared by every loop, closed by none.
+        built: list[object] = []
+        if store is None:
+            store = MemoryTokenStore(keyring, clock=clock)
+            built.append(store)
+        if ephemeral is None:
+            ephemeral = MemoryEphemeralStore(clock=clock)
+            built.append(ephemeral)
+        shared = tuple(built)
+    else:
+        shared = ()
+    if webhooks is None and settings.redis_url is None:
+        # In memory the records are the data itself: shared by every loop, like memory stores.
+        webhooks = WebhookBackend.in_memory(keyring, clock=clock, metrics=metrics)
+
+    def build_parts() -> _Parts:
+        part_store, part_ephemeral, part_webhooks = store, ephemeral, webhooks
+        redis: RedisClient | None = None
+        if part_store is None or part_ephemeral is None:
+            assert settings.redis_url is not None
+            redis = redis_from_url(settings.redis_url.get_secret_value())
+            # One client for both stores; exactly one of them owns (closes) it.
+            if part_store is None:
+                part_store = RedisTokenStore(redis, keyring, close_client=True)
+                part_ephemeral = part_ephemeral or RedisEphemeralStore(redis)
+            else:
+                part_ephemeral = RedisEphemeralStore(redis, close_client=True)
+        # Stores are always asked to close (a store passed in closes only a client it owns,
+        # e.g. one from ``from_url``); the HTTP client only when built here.
+        owned: list[_Closeable] = [
+            part for part in (part_store, part_ephemeral) if all(part is not s for s in shared)
+        ]
+        if part_webhooks is None:
+            if redis is not None:  # on the stores' client, which they close
+                part_webhooks = WebhookBackend.on_redis(
+                    redis, keyring, clock=clock, metrics=metrics
+                )
+            else:
+                assert settings.redis_url is not None
+                own = redis_from_url(settings.redis_url.get_secret_value())
+                part_webhooks = WebhookBackend.on_redis(
+                    own, keyring, clock=clock, close_client=True, metrics=metrics
+                )
+            owned.insert(0, part_webhooks)
+        part_http = http or build_async_client()
+        if http is None:
+            owned.append(part_http)
+        return _assemble(
+            settings,
+            http=part_http,
+            store=part_store,
+            ephemeral=part_ephemeral,
+            webhooks=part_webhooks,
+            on_tokens=on_tokens,
+            on_reauthorization_required=on_reauthorization_required,
+            clock=clock,
+            metrics=metrics,
+            owned=tuple(owned),
+        )
+
+    return Services(settings, build_parts=build_parts, clock=clock, metrics=metrics)
+
+
+def _assemble(
+    settings: Settings,
+    *,
+    http: httpx.AsyncClient,
+    store: TokenStore,
+    ephemeral: EphemeralStore,
+    webhooks: WebhookBackend,
+    on_tokens: OnTokens | None,
+    on_reauthorization_required: OnReauthorizationRequired | None,
+    clock: Clock,
+    metrics: Metrics,
+    owned: tuple[_Closeable, ...],
+) -> _Parts:
     oauth = OAuthClient.from_settings(settings, http=http, clock=clock, metrics=metrics)
     platform = PlatformClient(platform_url=settings.platform_url, http=http, metrics=metrics)
     tokens = TokenManager(
@@ -134,8 +337,7 @@ def build_services(
         clock=clock,
         metrics=metrics,
     )
-    return Services(
-        settings=settings,
+    return _Parts(
         http=http,
         oauth=oauth,
         platform=platform,
@@ -160,8 +362,6 @@ def build_services(
             metrics=metrics,
         ),
         tokens=tokens,
-        clock=clock,
-        metrics=metrics,
         webhooks=webhooks,
-        owns_http=owns_http,
+        owned=owned,
     )

@@ -16,8 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fanvue_embedded import errors
-from fanvue_embedded._devdefaults import DEV_WEBHOOK_SECRET
-from fanvue_embedded._redis import redis_from_url
+from fanvue_embedded._devdefaults import DEV_ENCRYPTION_KEY, DEV_WEBHOOK_SECRET
 from fanvue_embedded.app import CreatorContext, authenticated, create_app
 from fanvue_embedded.app.error_table import (
     DEFAULT_RETRY_AFTER,
@@ -25,14 +24,13 @@ from fanvue_embedded.app.error_table import (
     answer_for,
     fanvue_error_response,
 )
-from fanvue_embedded.config import Secret
+from fanvue_embedded.config import Secret, parse_encryption_keys
 from fanvue_embedded.crypto import Keyring
 from fanvue_embedded.ephemeral import MemoryEphemeralStore, RedisEphemeralStore
 from fanvue_embedded.errors import FanvueError
 from fanvue_embedded.sessions import AppSessionManager
 from fanvue_embedded.store import MemoryTokenStore, RedisTokenStore
 from fanvue_embedded.webhooks import WebhookRegistry
-from fanvue_embedded.webhooks.backend import WebhookBackend
 from tests.support.emulator import EmulatorHandle
 from tests.support.errors import error_code
 from tests.support.servers import free_port
@@ -194,7 +192,7 @@ async def raises_store_unavailable(request: Request) -> Response:
 async def test_fanvue_4xx_in_an_authenticated_route_is_502_upstream_rejected(
     emulator: EmulatorHandle, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # The app may not read followers: Fanvue answers 403 insufficient_scope.
+    # The app may not read followers: Fanvue answers 403 {error} naming the scope.
     emulator.control("PATCH", "/app", json={"scopes": ["read:self"]})
     app = create_app(settings_for(emulator), routes=[Route("/api/followers", followers_first_page)])
     try:
@@ -210,8 +208,9 @@ async def test_fanvue_4xx_in_an_authenticated_route_is_502_upstream_rejected(
         await app.state.fanvue.aclose()
     assert response.status_code == 502
     assert error_code(response) == "upstream_rejected"
-    assert "insufficient_scope" not in response.text
-    assert "insufficient_scope" in caplog.text  # Fanvue's code, for the operator
+    assert "read:fan" not in response.text
+    assert "upstream_status=403" in caplog.text
+    assert "read:fan" in caplog.text  # Fanvue's error, for the operator
 
 
 @pytest.mark.anyio
@@ -264,16 +263,17 @@ async def dead_redis_app(emulator: EmulatorHandle) -> AsyncIterator[httpx.AsyncC
     """The app with its stores and webhook records on a Redis that is not there."""
     dead = f"redis://127.0.0.1:{free_port()}"
     app = create_app(
-        settings_for(emulator, webhook_secrets=(Secret(DEV_WEBHOOK_SECRET),)),
+        settings_for(
+            emulator,
+            webhook_secrets=(Secret(DEV_WEBHOOK_SECRET),),
+            # Webhook records live on REDIS_URL: the same dead server.
+            redis_url=Secret(dead),
+            token_encryption_keys=parse_encryption_keys(DEV_ENCRYPTION_KEY),
+        ),
         store=RedisTokenStore.from_url(dead, Keyring.generate_ephemeral()),
         ephemeral=RedisEphemeralStore.from_url(dead),
         webhooks=WebhookRegistry(),
         routes=[Route("/api/yours", raises_store_unavailable)],
-    )
-    services = app.state.fanvue
-    await services.webhooks.aclose()
-    services.webhooks = WebhookBackend.on_redis(
-        redis_from_url(dead), Keyring.generate_ephemeral(), close_client=True
     )
     try:
         async with client_for(app) as client:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
 import httpx
 import pytest
 
-from fanvue_embedded._devdefaults import DEV_CLIENT_SECRET, DEV_SESSION_SECRET
+from fanvue_embedded._devdefaults import (
+    DEV_CLIENT_ID,
+    DEV_CLIENT_SECRET,
+    DEV_ENCRYPTION_KEY,
+    DEV_REDIRECT_URI,
+    DEV_SESSION_SECRET,
+)
 from fanvue_embedded.config import Settings
 from fanvue_embedded.services import build_services
 from fanvue_embedded.store import MemoryTokenStore
+from fanvue_embedded.tokens import RefreshOutcome
+from tests.support.emulator import EmulatorHandle
 
 
 def dev_settings() -> Settings:
@@ -38,9 +47,12 @@ async def test_aclose_leaves_a_callers_http_client_open() -> None:
 @pytest.mark.anyio
 async def test_aclose_closes_the_http_client_it_built() -> None:
     services = build_services(dev_settings())
-    assert not services.http.is_closed
+    http = services.http
+    assert not http.is_closed
     await services.aclose()
-    assert services.http.is_closed
+    assert http.is_closed
+    assert services.http is not http  # used again, it builds a fresh client
+    await services.aclose()
 
 
 @pytest.mark.anyio
@@ -97,3 +109,55 @@ async def test_each_app_serves_its_own_metrics() -> None:
     finally:
         await first.state.fanvue.aclose()
         await second.state.fanvue.aclose()
+
+
+def redis_settings(redis_url: str, emulator_url: str) -> Settings:
+    return Settings.from_env(
+        {
+            "OAUTH_CLIENT_ID": DEV_CLIENT_ID,
+            "OAUTH_CLIENT_SECRET": DEV_CLIENT_SECRET,
+            "OAUTH_REDIRECT_URI": DEV_REDIRECT_URI,
+            "SESSION_SECRET": DEV_SESSION_SECRET,
+            "FANVUE_EMBEDDED_MODE": "development",
+            "FANVUE_PLATFORM_URL": emulator_url,
+            "OAUTH_ISSUER_BASE_URL": emulator_url,
+            "API_BASE_URL": emulator_url,
+            "REDIS_URL": redis_url,
+            "TOKEN_ENCRYPTION_KEYS": DEV_ENCRYPTION_KEY,
+        }
+    )
+
+
+@pytest.mark.parametrize("close_each_job", [True, False], ids=["aclose", "forgotten"])
+def test_one_services_serves_an_asyncio_run_per_job(
+    redis_url: str, emulator: EmulatorHandle, close_each_job: bool
+) -> None:
+    """The Celery pattern: built once, then ``asyncio.run()`` per job. Every job gets clients
+    of its own loop; those of a finished loop were closed with it, even when the job forgot."""
+    services = build_services(redis_settings(redis_url, emulator.base_url))
+    used: list[httpx.AsyncClient] = []
+
+    async def sign_in() -> str:
+        used.append(services.http)
+        try:
+            result = await services.exchange.exchange(emulator.session_token())
+            return result.user.uuid
+        finally:
+            if close_each_job:
+                await services.aclose()
+
+    async def call_api(creator: str) -> tuple[str, RefreshOutcome]:
+        used.append(services.http)
+        try:
+            user = await services.tokens.client(creator).get_current_user()
+            return user.handle, await services.tokens.refresh(creator)
+        finally:
+            if close_each_job:
+                await services.aclose()
+
+    creator = asyncio.run(sign_in())
+    assert asyncio.run(call_api(creator)) == ("luna.rivers", RefreshOutcome.REFRESHED)
+    assert asyncio.run(call_api(creator)) == ("luna.rivers", RefreshOutcome.REFRESHED)
+    assert len({id(client) for client in used}) == 3
+    assert all(client.is_closed for client in used)
+    assert emulator.counters()["chain_breaks"] == 0

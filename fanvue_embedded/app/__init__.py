@@ -7,7 +7,6 @@ your shutdown (the standalone app does it itself).
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
@@ -22,6 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..config import Settings
+from ..envfile import environment_with_env_file
 from ..ephemeral import EphemeralStore
 from ..errors import ConfigurationError, FanvueError
 from ..exchange import OnTokens
@@ -157,11 +157,13 @@ def create_app(
 
 
 def app_from_env() -> Starlette:
-    """The uvicorn factory ``serve`` runs: settings from the process environment."""
-    settings = Settings.from_env()
+    """The uvicorn factory ``serve`` runs: settings from the process environment over the
+    working directory's ``.env`` file, if any."""
+    environ = environment_with_env_file()
+    settings = Settings.from_env(environ)
     configure_logging(
-        os.environ.get("LOG_LEVEL", "INFO").upper(),
-        json_format=os.environ.get("LOG_FORMAT", "json") == "json",
+        environ.get("LOG_LEVEL", "INFO").upper(),
+        json_format=environ.get("LOG_FORMAT", "json") == "json",
         secrets=secret_values(settings),
     )
     return create_app(settings)

@@ -66,11 +66,12 @@ def spawn(
     port: int,
     env: dict[str, str] | None = None,
     log_path: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``args`` as a separate OS process and wait until ``host:port`` accepts."""
     full_env = {**os.environ, **(env or {})}
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(list(args), env=full_env, stdout=log, stderr=log)
+    proc = subprocess.Popen(list(args), env=full_env, stdout=log, stderr=log, cwd=cwd)
     try:
         wait_for_port(host, port, proc=proc)
         yield proc
