@@ -7,6 +7,7 @@ store explicitly (a library user who knows what they are doing).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import httpx
@@ -16,7 +17,7 @@ from ._redis import redis_from_url
 from .config import Settings
 from .crypto import Keyring
 from .ephemeral import EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore
-from .errors import ConfigurationError
+from .errors import ConfigurationError, FanvueError
 from .exchange import OnTokens, SessionExchange
 from .metrics import Metrics
 from .models import Clock, system_clock
@@ -26,7 +27,10 @@ from .sessions import AppSessionManager
 from .store import MemoryTokenStore, RedisTokenStore, TokenStore
 from .tokens import OnReauthorizationRequired, TokenManager
 
-__all__ = ["Services", "build_services"]
+__all__ = ["READY_CACHE_SECONDS", "Services", "build_services"]
+
+READY_CACHE_SECONDS = 1.0
+"""How long one readiness answer is reused: probes from a busy proxy cost one write a second."""
 
 
 @dataclass(slots=True)
@@ -49,6 +53,22 @@ class Services:
     clock: Clock
     metrics: Metrics
     owns_http: bool = field(default=False, repr=False)
+    _ready: tuple[float, bool] | None = field(default=None, repr=False)
+
+    async def ready(self) -> bool:
+        """Readiness: the token store answers *and* takes a write. A tiny write probe (a key
+        with a 5 s TTL), because a Redis at ``maxmemory`` still answers PING while refusing
+        every write. The answer is cached for :data:`READY_CACHE_SECONDS`. On a Cluster the
+        probe reaches one master (the probe key's slot)."""
+        now = time.monotonic()
+        if self._ready is not None and now - self._ready[0] < READY_CACHE_SECONDS:
+            return self._ready[1]
+        try:
+            ready = await self.store.ping() and await self.ephemeral.put("ready-probe", b"1", 5)
+        except FanvueError:
+            ready = False
+        self._ready = (time.monotonic(), ready)
+        return ready
 
     async def aclose(self) -> None:
         await self.store.aclose()
