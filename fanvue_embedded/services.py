@@ -71,6 +71,7 @@ class Services:
         return ready
 
     async def aclose(self) -> None:
+        await self.tokens.aclose()  # before the stores close: it may still be writing
         await self.store.aclose()
         await self.ephemeral.aclose()
         if self.owns_http:
