@@ -210,7 +210,8 @@ def test_check_reports_memory_and_policy_of_every_cluster_master(
     with run_redis_cluster(3) as url:
         cluster = sync_client(url)
         try:
-            ports = sorted(node.port for node in cluster.get_primaries())
+            assert isinstance(cluster, redis.RedisCluster)
+            ports = sorted(node.port for node in cluster.get_primaries())  # type: ignore[no-untyped-call]
         finally:
             cluster.close()
         all_fine = check(url, emulator)

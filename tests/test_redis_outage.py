@@ -143,7 +143,7 @@ async def test_a_held_set_replaces_another_workers_response_lost_mark(redis_url:
             )
 
         flaky = FlakyFirstSave(store, declare_lost)
-        held = HeldCommits(flaky, Metrics(), first_delay=0.01)  # type: ignore[arg-type]
+        held = HeldCommits(flaky, Metrics(), first_delay=0.01)
         rotated = TokenSet("eyJrotated.access.x", 2_000_000_000.0, "ory_rt_rotated")
         await held.save_or_hold("creator-1", rotated, expected_generation=old, keepalive_at=9.0)
         assert held.get("creator-1") == rotated  # served from memory meanwhile
@@ -168,7 +168,7 @@ async def test_a_held_set_never_overwrites_a_newer_chain(redis_url: str) -> None
         async def new_exchange() -> None:  # the creator opened the app: a new chain
             await store.save("creator-1", newer, expected_generation=old)
 
-        held = HeldCommits(FlakyFirstSave(store, new_exchange), Metrics(), first_delay=0.01)  # type: ignore[arg-type]
+        held = HeldCommits(FlakyFirstSave(store, new_exchange), Metrics(), first_delay=0.01)
         rotated = TokenSet("eyJrotated.access.x", 2_000_000_000.0, "ory_rt_rotated")
         await held.save_or_hold("creator-1", rotated, expected_generation=old, keepalive_at=9.0)
         await held.settled("creator-1")
