@@ -13,6 +13,9 @@ Every client is built with ``decode_responses=False``: stored values are binary 
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -22,19 +25,22 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
-from .errors import ConfigurationError, StoreUnavailable
+from .errors import ConfigurationError, StoreFull, StoreUnavailable
 
 __all__ = [
     "RedisClient",
     "close_redis",
     "cluster_seed_url",
     "ensure_bytes_client",
+    "info_by_master",
     "persistence_by_master",
     "redis_from_url",
     "translate_redis_errors",
 ]
 
 RedisClient: TypeAlias = Redis | RedisCluster
+
+logger = logging.getLogger("fanvue_embedded.redis")
 
 # Errors that mean "Redis can't be reached or can't serve right now": callers retry later.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -53,11 +59,24 @@ _MISCONFIGURED: tuple[type[BaseException], ...] = (
 )
 
 
+# Error replies that mean "this server can't take the command right now" although it answered.
+# Inside a Lua script Redis may wrap them ("ERR Error running script ... -OOM ..."), so they
+# are also matched by text. MISCONF: an RDB save failed and writes are stopped; MASTERDOWN: a
+# replica lost its master; BUSY: a script runs too long; NOREPLICAS: min-replicas not met.
+_FULL_REPLY = re.compile(r"(?:^|[-\s])OOM\b|command not allowed when used memory")
+_UNAVAILABLE_REPLY = re.compile(r"(?:^|[-\s])(?:READONLY|MISCONF|MASTERDOWN|BUSY|NOREPLICAS)\b")
+
+# A full Redis refuses every write of every request: say so once a minute, not per request.
+FULL_LOG_INTERVAL = 60.0
+_full_logged_at: float | None = None
+
+
 @contextlib.asynccontextmanager
 async def translate_redis_errors() -> AsyncIterator[None]:
-    """Turn redis-py transport failures into :class:`StoreUnavailable` (and bad credentials into
-    :class:`ConfigurationError`). The message names the error class only: redis-py messages can
-    carry host names and, for some errors, the URL."""
+    """Turn redis-py failures into :class:`StoreUnavailable` (:class:`StoreFull` when Redis
+    refuses writes at ``maxmemory``) and bad credentials into :class:`ConfigurationError`. The
+    message names the error class only: redis-py messages can carry host names and, for some
+    errors, the URL."""
     try:
         yield
     except _MISCONFIGURED as exc:
@@ -65,22 +84,55 @@ async def translate_redis_errors() -> AsyncIterator[None]:
             f"Redis refused the credentials ({type(exc).__name__}); check REDIS_URL.",
             variable="REDIS_URL",
         ) from exc
+    except redis_errors.OutOfMemoryError as exc:
+        raise _store_full() from exc
     except _UNAVAILABLE as exc:
         raise StoreUnavailable(f"Redis is unavailable ({type(exc).__name__})") from exc
+    except redis_errors.ResponseError as exc:
+        text = str(exc)
+        if _FULL_REPLY.search(text):
+            raise _store_full() from exc
+        if _UNAVAILABLE_REPLY.search(text):
+            raise StoreUnavailable(f"Redis is unavailable ({type(exc).__name__})") from exc
+        raise
+
+
+def _store_full() -> StoreFull:
+    global _full_logged_at
+    now = time.monotonic()
+    if _full_logged_at is None or now - _full_logged_at >= FULL_LOG_INTERVAL:
+        _full_logged_at = now
+        logger.error(
+            "Redis refuses writes: it reached maxmemory (noeviction). Requests that write fail "
+            "with store_full until memory is freed or maxmemory raised (logged once a minute)"
+        )
+    return StoreFull("Redis refuses writes: maxmemory reached (store_full)")
 
 
 def redis_from_url(url: str, **kwargs: Any) -> RedisClient:
     """Build an asyncio client for ``url`` (see the module docstring for the schemes)."""
     kwargs["decode_responses"] = False
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme in ("redis", "rediss", "unix"):
-        return Redis.from_url(url, **kwargs)
-    seed = cluster_seed_url(url)
-    if seed is not None:
-        return RedisCluster.from_url(seed, **kwargs)
-    if scheme in ("redis+sentinel", "rediss+sentinel"):
-        return _sentinel_master(parts.netloc, parts.path, tls=scheme.startswith("rediss"), **kwargs)
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme in ("redis", "rediss", "unix"):
+            return Redis.from_url(url, **kwargs)
+        seed = cluster_seed_url(url)
+        if seed is not None:
+            return RedisCluster.from_url(seed, **kwargs)
+        if scheme in ("redis+sentinel", "rediss+sentinel"):
+            return _sentinel_master(
+                parts.netloc, parts.path, tls=scheme.startswith("rediss"), **kwargs
+            )
+    except ConfigurationError:
+        raise
+    except (ValueError, TypeError) as exc:
+        # Not the parser's message: it may quote parts of the URL (which can hold a password).
+        raise ConfigurationError(
+            "REDIS_URL is malformed: its host, port or database cannot be parsed (expected "
+            "e.g. redis://[user:password@]host:6379/0).",
+            variable="REDIS_URL",
+        ) from exc
     raise ConfigurationError(
         f"REDIS_URL has an unsupported scheme {parts.scheme!r}; use redis://, rediss://, unix://, "
         "redis+sentinel:// or redis+cluster://.",
@@ -148,17 +200,22 @@ async def close_redis(client: RedisClient) -> None:
             await sentinel_client.aclose()
 
 
-async def persistence_by_master(client: RedisClient) -> dict[str, dict[str, Any]]:
-    """``INFO persistence`` of every master: one entry (named ``""``) for a standalone or
+async def info_by_master(client: RedisClient, section: str) -> dict[str, dict[str, Any]]:
+    """``INFO <section>`` of every master: one entry (named ``""``) for a standalone or
     Sentinel-discovered server, one per primary node (``host:port``) for a Cluster, since each
-    master persists only its own slots."""
+    master holds (persists, keeps in memory) only its own slots."""
     if isinstance(client, RedisCluster):
         primaries = client.get_primaries()
-        infos = await client.info("persistence", target_nodes=RedisCluster.PRIMARIES)
+        infos = await client.info(section, target_nodes=RedisCluster.PRIMARIES)
         if len(primaries) == 1:  # redis-py unwraps a single node's answer
             return {primaries[0].name: infos}
         return dict(infos)
-    return {"": await client.info("persistence")}
+    return {"": await client.info(section)}
+
+
+async def persistence_by_master(client: RedisClient) -> dict[str, dict[str, Any]]:
+    """``INFO persistence`` of every master (see :func:`info_by_master`)."""
+    return await info_by_master(client, "persistence")
 
 
 def ensure_bytes_client(client: RedisClient) -> None:

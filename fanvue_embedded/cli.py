@@ -48,20 +48,30 @@ if TYPE_CHECKING:
     from .services import Services
     from .webhooks import WebhookRegistry
 
-__all__ = ["build_parser", "dev_environment", "main"]
+__all__ = ["DEV_IGNORED_VARIABLES", "build_parser", "dev_environment", "main"]
 
 logger = logging.getLogger("fanvue_embedded.cli")
+
+
+# Production state ``dev`` must never pick up from the environment it happens to run in.
+DEV_IGNORED_VARIABLES = ("REDIS_URL", "TOKEN_ENCRYPTION_KEYS")
 
 
 def dev_environment(
     *,
     app_url: str,
     platform_url: str,
-    environ: Mapping[str, str],
+    redis_url: str | None = None,
+    encryption_keys: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The variables ``dev`` runs the app with: the emulator's registered dev app.
 
-    ``REDIS_URL`` (and keys) from the real environment are kept, so ``dev`` can run on Redis.
+    The token store is the in-process memory store unless ``redis_url`` is given, with the
+    dev encryption key unless ``encryption_keys`` is. ``REDIS_URL`` and
+    ``TOKEN_ENCRYPTION_KEYS`` in ``environ`` are ignored on purpose: a shell that exports
+    production values must not make ``dev`` write emulator tokens into production Redis
+    under production keys. Only ``SESSION_MODE`` and ``SESSION_COOKIE_NAME`` are taken from it.
     """
     env = {
         "FANVUE_EMBEDDED_MODE": "development",
@@ -76,12 +86,15 @@ def dev_environment(
         "PUBLIC_URL": app_url,
         "FANVUE_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET,
     }
-    for name in ("REDIS_URL", "TOKEN_ENCRYPTION_KEYS", "SESSION_MODE", "SESSION_COOKIE_NAME"):
-        if environ.get(name):
+    for name in ("SESSION_MODE", "SESSION_COOKIE_NAME"):
+        if environ and environ.get(name):
             env[name] = environ[name]
-    if "REDIS_URL" in env and "TOKEN_ENCRYPTION_KEYS" not in env:
+    if redis_url:
+        env["REDIS_URL"] = redis_url
         # A fixed, public key so tokens survive a dev restart; refused in production.
-        env["TOKEN_ENCRYPTION_KEYS"] = DEV_ENCRYPTION_KEY
+        env["TOKEN_ENCRYPTION_KEYS"] = encryption_keys or DEV_ENCRYPTION_KEY
+    elif encryption_keys:
+        env["TOKEN_ENCRYPTION_KEYS"] = encryption_keys
     return env
 
 
@@ -113,7 +126,20 @@ async def _run_dev(args: argparse.Namespace) -> None:
     ensure_port_free(args.host, args.emulator_port, flag="--emulator-port")
     ensure_port_free(args.host, args.port, flag="--port")
     app_url, platform_url = dev_urls(args.host, args.port, args.emulator_port)
-    env = dev_environment(app_url=app_url, platform_url=platform_url, environ=os.environ)
+    env = dev_environment(
+        app_url=app_url,
+        platform_url=platform_url,
+        redis_url=args.redis_url,
+        encryption_keys=args.token_encryption_keys,
+        environ=os.environ,
+    )
+    ignored = [name for name in DEV_IGNORED_VARIABLES if os.environ.get(name)]
+    if ignored:
+        print(
+            f"dev: ignoring {' and '.join(ignored)} from the environment (dev never touches "
+            "production state); pass --redis-url / --token-encryption-keys to choose them",
+            flush=True,
+        )
     settings = Settings.from_env(env)
     emulator_config = EmulatorConfig(
         redirect_uris=(env["OAUTH_REDIRECT_URI"],),
@@ -137,7 +163,7 @@ async def _run_dev(args: argparse.Namespace) -> None:
             uvicorn.Config(app, host=args.host, port=args.port, log_level="info", log_config=None)
         ),
     ]
-    store = "Redis" if settings.redis_url else "in-memory (set REDIS_URL to use Redis)"
+    store = "Redis" if settings.redis_url else "in-memory (--redis-url to use Redis)"
     print(
         f"fanvue-embedded dev {__version__}\n"
         f"  emulator (Fanvue): {platform_url}   app: {app_url}{settings.embed_path}\n"
@@ -355,6 +381,15 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=port_number, default=8000, help="app port")
     dev.add_argument(
         "--emulator-port", type=port_number, default=9000, help="emulator port (localhost)"
+    )
+    dev.add_argument(
+        "--redis-url",
+        help="use this Redis (default: the in-memory store; $REDIS_URL is ignored on purpose)",
+    )
+    dev.add_argument(
+        "--token-encryption-keys",
+        help="encryption keys for --redis-url (default: the public dev key; "
+        "$TOKEN_ENCRYPTION_KEYS is ignored on purpose)",
     )
 
     serve = commands.add_parser("serve", help="serve the app (configuration from the environment)")

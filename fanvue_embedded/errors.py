@@ -31,6 +31,7 @@ differently::
     │   ├── RateLimitedError                 rate_limited          (429)
     │   ├── RefreshInProgress                refresh_in_progress   (another worker holds the lock)
     │   └── StoreUnavailable                 store_unavailable     (Redis down)
+    │       └── StoreFull                    store_full            (Redis refuses writes: OOM)
     ├── StoreError                           store_error
     │   ├── GenerationConflict               generation_conflict   (compare-and-set lost)
     │   └── DecryptionError                  decryption_failed     (wrong key / tampered / moved)
@@ -65,6 +66,7 @@ __all__ = [
     "RejectedError",
     "StateMismatchError",
     "StoreError",
+    "StoreFull",
     "StoreUnavailable",
     "TransientError",
     "UnauthorizedError",
@@ -283,6 +285,13 @@ class StoreUnavailable(TransientError):
     """The token store (Redis) could not be reached."""
 
     code = "store_unavailable"
+
+
+class StoreFull(StoreUnavailable):
+    """Redis answers but refuses writes: it reached ``maxmemory`` (with ``noeviction``).
+    Nothing stored was lost; writes work again once memory is freed or the limit raised."""
+
+    code = "store_full"
 
 
 # --- Storage --------------------------------------------------------------------------

@@ -21,7 +21,9 @@ __all__ = [
     "REDACTED",
     "JsonFormatter",
     "RedactionFilter",
+    "TextFormatter",
     "configure_logging",
+    "escape_control_characters",
     "redact",
     "register_secrets",
     "request_id_var",
@@ -92,6 +94,54 @@ class RedactionFilter(logging.Filter):
         return True
 
 
+# C0 controls (CR, LF, ESC, ...), DEL, C1 controls, and the Unicode line/paragraph separators
+# some viewers break lines on.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+_JSON_UNESCAPED = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
+    return named or (f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
+
+
+def escape_control_characters(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\n``, ``\\x1b``...):
+    a logged value can then neither start a forged log line nor drive the terminal."""
+    return _CONTROL.sub(_escape_one, text)
+
+
+class TextFormatter(logging.Formatter):
+    """``LEVEL logger: message`` on one line, whatever the message holds.
+
+    Request values end up in messages (a callback's ``?error=``, a path), so every control
+    character in the line is escaped (log forging, ANSI escapes). A traceback or stack keeps
+    its lines, each indented by four spaces and escaped too, so a line that starts at column
+    0 is always a real record."""
+
+    def __init__(self, fmt: str = "%(levelname)s %(name)s: %(message)s") -> None:
+        super().__init__(fmt)
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        text = escape_control_characters(self.formatMessage(record))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        blocks = [record.exc_text] if record.exc_text else []
+        if record.stack_info:
+            blocks.append(self.formatStack(record.stack_info))
+        for block in blocks:
+            for line in block.splitlines():
+                text += "\n    " + escape_control_characters(line)
+        return text
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id, extra fields."""
 
@@ -111,7 +161,9 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value if isinstance(value, int | float | bool) else str(value)
         if record.exc_info or record.exc_text:
             entry["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
-        return redact(json.dumps(entry, ensure_ascii=False))
+        # json.dumps escapes C0 controls; C1 controls (0x9b is an ANSI CSI) and U+2028/9 too.
+        text = json.dumps(entry, ensure_ascii=False)
+        return redact(_JSON_UNESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def configure_logging(
@@ -126,9 +178,7 @@ def configure_logging(
     handler = logging.StreamHandler(sys.stderr)
     handler._fanvue = True  # type: ignore[attr-defined]
     handler.addFilter(RedactionFilter())
-    handler.setFormatter(
-        JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if json_format else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):

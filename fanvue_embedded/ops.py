@@ -14,7 +14,13 @@ import httpx
 
 from ._http import build_async_client
 from ._preflight import redis_location
-from ._redis import close_redis, persistence_by_master, redis_from_url, translate_redis_errors
+from ._redis import (
+    close_redis,
+    info_by_master,
+    persistence_by_master,
+    redis_from_url,
+    translate_redis_errors,
+)
 from .config import ENVIRONMENTS, Settings
 from .errors import FanvueError
 from .store import TokenStore
@@ -54,11 +60,15 @@ async def _check_redis(settings: Settings) -> list[Check]:
     if settings.redis_url is None:
         verdict: Verdict = "ok" if settings.development else "fail"
         return [Check("redis", verdict, "REDIS_URL not set: in-memory store (development only)")]
-    client = redis_from_url(settings.redis_url.get_secret_value())
+    try:
+        client = redis_from_url(settings.redis_url.get_secret_value())
+    except FanvueError as exc:
+        return [Check("redis", "fail", str(exc))]
     try:
         async with translate_redis_errors():
             await client.ping()
             masters = await persistence_by_master(client)
+            memory = await info_by_master(client, "memory")
     except FanvueError as exc:
         where = redis_location(settings.redis_url.get_secret_value())
         return [Check("redis", "fail", f"unreachable at {where} ({exc.code})")]
@@ -90,7 +100,44 @@ async def _check_redis(settings: Settings) -> list[Check]:
                 + ("" if rdb_saves else "; no RDB snapshots either"),
             )
         )
+    checks.append(_check_memory(memory))
     return checks
+
+
+def _check_memory(masters: dict[str, dict[str, Any]]) -> Check:
+    """``maxmemory-policy`` must be ``noeviction`` (in every mode): any evicting policy may
+    silently drop a creator's newest refresh token under memory pressure, which kills their
+    chain. With ``noeviction`` a full Redis refuses writes instead (``store_full``) and
+    nothing is lost."""
+    usage = []
+    evicting = []
+    for name, info in sorted(masters.items()):
+        used = int(info.get("used_memory", 0))
+        limit = int(info.get("maxmemory", 0))
+        share = f" ({100 * used / limit:.0f} %)" if limit else ""
+        of = _bytes(limit) if limit else "no maxmemory"
+        usage.append(f"{name + ': ' if name else ''}{_bytes(used)} of {of}{share}")
+        policy = str(info.get("maxmemory_policy", "unknown"))
+        if policy != "noeviction":
+            evicting.append(f"{name} {policy}".strip())
+    detail = "memory " + "; ".join(usage)
+    if evicting:
+        return Check(
+            "redis memory",
+            "fail",
+            f"{detail}. maxmemory-policy is {', '.join(evicting)}: set it to noeviction, or "
+            "Redis may evict refresh tokens under memory pressure (the creator's chain dies)",
+        )
+    return Check("redis memory", "ok", f"{detail}; maxmemory-policy noeviction")
+
+
+def _bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
 
 
 def _aof_enabled(info: dict[str, Any]) -> bool:

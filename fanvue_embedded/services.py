@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -29,7 +30,7 @@ from ._redis import RedisClient, redis_from_url
 from .config import Settings
 from .crypto import Keyring
 from .ephemeral import EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore
-from .errors import ConfigurationError
+from .errors import ConfigurationError, FanvueError
 from .exchange import OnTokens, SessionExchange
 from .metrics import Metrics
 from .models import Clock, system_clock
@@ -40,7 +41,10 @@ from .store import MemoryTokenStore, RedisTokenStore, TokenStore
 from .tokens import OnReauthorizationRequired, TokenManager
 from .webhooks.backend import WebhookBackend
 
-__all__ = ["Services", "build_services"]
+__all__ = ["READY_CACHE_SECONDS", "Services", "build_services"]
+
+READY_CACHE_SECONDS = 1.0
+"""How long one readiness answer is reused: probes from a busy proxy cost one write a second."""
 
 
 _Closeable = TokenStore | EphemeralStore | httpx.AsyncClient | WebhookBackend
@@ -67,6 +71,7 @@ class _Parts:
         if self.closed:
             return
         self.closed = True
+        await self.tokens.aclose()  # before the stores close: it may still be writing
         for part in self.owned:
             await part.aclose()
 
@@ -115,6 +120,7 @@ class Services:
         self.clock = clock
         self.metrics = metrics
         self._build_parts = build_parts
+        self._ready: tuple[float, bool] | None = None
         self._lock = threading.Lock()
         # Parts built before any loop ran sit under None until a loop first uses them.
         self._by_loop: dict[asyncio.AbstractEventLoop | None, _Parts] = {None: build_parts()}
@@ -185,6 +191,21 @@ class Services:
     @property
     def webhooks(self) -> WebhookBackend:
         return self._parts().webhooks
+
+    async def ready(self) -> bool:
+        """Readiness: the token store answers *and* takes a write. A tiny write probe (a key
+        with a 5 s TTL), because a Redis at ``maxmemory`` still answers PING while refusing
+        every write. The answer is cached for :data:`READY_CACHE_SECONDS`. On a Cluster the
+        probe reaches one master (the probe key's slot)."""
+        now = time.monotonic()
+        if self._ready is not None and now - self._ready[0] < READY_CACHE_SECONDS:
+            return self._ready[1]
+        try:
+            ready = await self.store.ping() and await self.ephemeral.put("ready-probe", b"1", 5)
+        except FanvueError:
+            ready = False
+        self._ready = (time.monotonic(), ready)
+        return ready
 
     async def aclose(self) -> None:
         """Close what was built for the running loop; using ``Services`` again builds anew."""

@@ -10,6 +10,7 @@ refresh coordinator of DESIGN §3:
 5. an attempt record before sending, so a refresh token is only ever re-presented inside
    Fanvue's grace window (minus a margin), by this worker or by one that takes over;
 6. compare-and-set commit on the generation (a worker whose lock lapsed cannot overwrite);
+   if the store is down at that moment, the rotated set is held and committed later (``held``);
 7. typed outcomes: ``ReauthorizationRequired`` (chain dead — cleared, marked, hook fired),
    ``TransientError`` (tokens kept), ``ClientAuthenticationError`` (tokens kept, loud).
 """
@@ -23,8 +24,7 @@ import inspect
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -40,6 +40,7 @@ from .errors import (
     UpstreamServerError,
     UpstreamUnavailable,
 )
+from .held import DEFAULT_COMMIT_WINDOW, HeldCommits
 from .lock import CreatorLock
 from .metrics import Metrics
 from .models import Clock, TokenSet, system_clock
@@ -50,7 +51,6 @@ from .values import DEFAULT_API_VERSION, DEFAULT_KEEPALIVE_INTERVAL
 __all__ = ["OnReauthorizationRequired", "RefreshOutcome", "TokenManager", "fingerprint"]
 
 logger = logging.getLogger("fanvue_embedded.tokens")
-_T = TypeVar("_T")
 
 OnReauthorizationRequired = Callable[[str, str], Awaitable[None] | None]
 """Called with ``(creator_uuid, reason)`` once when a creator's chain is found dead."""
@@ -99,6 +99,7 @@ class TokenManager:
         wait_timeout: float = 25.0,
         max_sends: int = 3,
         keepalive_interval: float = DEFAULT_KEEPALIVE_INTERVAL,
+        commit_window: float = DEFAULT_COMMIT_WINDOW,
         on_reauthorization_required: OnReauthorizationRequired | None = None,
         clock: Clock = system_clock,
         metrics: Metrics | None = None,
@@ -122,6 +123,8 @@ class TokenManager:
         self._metrics = metrics or Metrics()
         self._inflight: dict[str, asyncio.Task[_Result]] = {}
         self._reads: dict[str, asyncio.Future[StoredTokens]] = {}
+        # Rotated sets the store could not take yet (Redis down): served from here meanwhile.
+        self._held = HeldCommits(store, self._metrics, window=commit_window)
 
     def __repr__(self) -> str:
         return f"TokenManager(store={type(self.store).__name__}, leeway={self.leeway})"
@@ -133,6 +136,9 @@ class TokenManager:
 
         ``rejected`` is a token the API just refused with 401: a different one is returned.
         """
+        held = await self._held.usable(creator, lambda tokens: self._usable(tokens, rejected))
+        if held is not None:
+            return held.access_token
         stored = await self._shared_load(creator)
         if self._usable(stored.tokens, rejected):
             return stored.tokens.access_token
@@ -150,6 +156,8 @@ class TokenManager:
         one may read the store only after the first one's commit, so the generation alone
         cannot tell it that the work is done.
         """
+        if await self._held.usable(creator, lambda tokens: self._usable(tokens, None)):
+            return RefreshOutcome.ALREADY_FRESH
         stored = await self._load(creator)
         if not force and self._usable(stored.tokens, None):
             return RefreshOutcome.ALREADY_FRESH
@@ -178,6 +186,10 @@ class TokenManager:
             clock=self._clock,
             metrics=self._metrics,
         )
+
+    async def aclose(self) -> None:
+        """Stop background commits and lock releases (a held set still unstored is lost)."""
+        await self._held.aclose()
 
     # -- internals ---------------------------------------------------------------------
 
@@ -250,9 +262,9 @@ class TokenManager:
 
     @staticmethod
     def _forget(
-        registry: dict[str, asyncio.Task[_T]], creator: str
-    ) -> Callable[[asyncio.Task[_T]], None]:
-        def forget(task: asyncio.Task[_T]) -> None:
+        registry: dict[str, asyncio.Task[_Result]], creator: str
+    ) -> Callable[[asyncio.Task[_Result]], None]:
+        def forget(task: asyncio.Task[_Result]) -> None:
             if registry.get(creator) is task:  # a newer one may have replaced it
                 del registry[creator]
             if not task.cancelled():
@@ -282,7 +294,7 @@ class TokenManager:
                         creator, seen_generation, rejected, force, lock, min_age
                     )
                 finally:
-                    await lock.release()
+                    await self._held.release(lock)  # retried later if the store is down
             # Another process is refreshing: watch the generation, then re-read.
             await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter only
             delay = min(delay * 1.5, 0.1)
@@ -372,15 +384,12 @@ class TokenManager:
     async def _commit(self, creator: str, stored: StoredTokens, fresh: TokenSet) -> _Result:
         if fresh.refresh_token is None:
             logger.warning("token response carried no refresh_token; keeping the previous one")
-            fresh = TokenSet(
-                access_token=fresh.access_token,
-                expires_at=fresh.expires_at,
-                refresh_token=stored.tokens.refresh_token,
-                scopes=fresh.scopes or stored.tokens.scopes,
-                id_token=fresh.id_token,
-            )
+            previous = stored.tokens
+            scopes = fresh.scopes or previous.scopes
+            fresh = replace(fresh, refresh_token=previous.refresh_token, scopes=scopes)
         try:
-            await self.store.save(
+            # Fanvue has rotated: if the store is down, the set is held and stored later.
+            await self._held.save_or_hold(
                 creator,
                 fresh,
                 expected_generation=stored.generation,

@@ -56,7 +56,8 @@ class KeepaliveWorker:
     ``min_age``: a creator whose tokens were written less than this many seconds ago is not
     refreshed again (see :meth:`TokenManager.refresh`). ``retry_delay`` is the first backoff
     after a failure; it doubles per consecutive failure of that creator in this process, up
-    to ``max_retry_delay``.
+    to ``max_retry_delay``. After a failed sweep the next one waits ``interval`` doubled per
+    consecutive failed sweep, up to ``max_sweep_delay``.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class KeepaliveWorker:
         min_age: float = 60.0,
         retry_delay: float = 60.0,
         max_retry_delay: float = 3600.0,
+        max_sweep_delay: float = 300.0,
         clock: Clock = system_clock,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -83,6 +85,7 @@ class KeepaliveWorker:
         self._min_age = min_age
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
+        self.max_sweep_delay = max_sweep_delay
         self._clock = clock
         self._sleep = sleep
         # Consecutive failures per creator, for the backoff; best effort, this process only.
@@ -158,20 +161,39 @@ class KeepaliveWorker:
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Sweep, sleep ``interval`` (±20 % jitter), repeat until ``stop`` is set.
 
-        A full batch means more may be due: the next sweep starts at once. A failed sweep
-        (say, Redis down) is logged and retried after the usual sleep.
+        A full batch means more may be due: the next sweep starts at once. A failed sweep is
+        logged and retried with backoff (``interval`` doubled per consecutive failure, up to
+        ``max_sweep_delay``). No error ends the loop: Redis full (``store_full``), unreachable,
+        failing over or read-only all pass, and an unexpected error is logged with its
+        traceback and treated the same, so the worker recovers when Redis does.
         """
+        failures = 0
         while not stop.is_set():
             full = False
             try:
                 result = await self.sweep()
                 full = result.due >= self.batch
+                failures = 0
             except FanvueError as exc:
-                logger.warning("keepalive sweep failed", extra={"code": exc.code})
+                failures += 1
+                logger.warning(
+                    "keepalive sweep failed", extra={"code": exc.code, "failures": failures}
+                )
+            except Exception as exc:
+                failures += 1
+                logger.error(
+                    "keepalive sweep failed unexpectedly",
+                    exc_info=True,
+                    extra={"error": type(exc).__name__, "failures": failures},
+                )
             if full:
                 await asyncio.sleep(0)
                 continue
-            pause = self.interval * (0.8 + random.random() * 0.4)  # noqa: S311 - jitter only
+            pause = self.interval
+            if failures:
+                backoff = self.interval * 2 ** min(failures - 1, 16)
+                pause = max(min(backoff, self.max_sweep_delay), self.interval)
+            pause *= 0.8 + random.random() * 0.4  # noqa: S311 - jitter only
             await self._wait(stop, pause)
 
     async def _wait(self, stop: asyncio.Event, seconds: float) -> None:

@@ -95,7 +95,7 @@ def test_dev_environment_is_valid_settings_and_keeps_redis() -> None:
     with_redis = dev_environment(
         app_url="http://127.0.0.1:8000",
         platform_url="http://localhost:9000",
-        environ={"REDIS_URL": "redis://127.0.0.1:1/0"},
+        redis_url="redis://127.0.0.1:1/0",
     )
     assert Settings.from_env(with_redis).token_encryption_keys  # a dev key is supplied
 

@@ -64,6 +64,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "RateLimitedError": (429, "rate_limited"),
     "RefreshInProgress": (503, "service_unavailable"),
     "StoreUnavailable": (503, "store_unavailable"),
+    "StoreFull": (503, "store_full"),
     "StoreError": (503, "service_unavailable"),
     "GenerationConflict": (503, "service_unavailable"),
     "DecryptionError": (503, "service_unavailable"),

@@ -45,6 +45,7 @@ from ..errors import (
     RejectedError,
     StateMismatchError,
     StoreError,
+    StoreFull,
     StoreUnavailable,
     TransientError,
     UnauthorizedError,
@@ -145,6 +146,11 @@ ERROR_TABLE: Mapping[type[FanvueError], HTTPAnswer] = MappingProxyType(
         RefreshInProgress: _SERVICE_DOWN,
         StoreUnavailable: HTTPAnswer(
             _STORE_DOWN.status, _STORE_DOWN.error, _STORE_DOWN.message, logging.ERROR
+        ),
+        # Redis at maxmemory (noeviction) refuses writes; the store layer logs that as an error
+        # once a minute, so each request's answer is only an info line.
+        StoreFull: HTTPAnswer(
+            503, "store_full", "The service's store is full; try again later.", logging.INFO
         ),
         # Stored values unusable (a lost compare-and-set; a key missing on this replica).
         StoreError: _SERVICE_DOWN,

@@ -210,10 +210,7 @@ async def healthz(request: Request) -> Response:
 )
 async def readyz(request: Request) -> Response:
     services = services_of(request)
-    try:
-        ready = await services.store.ping()
-    except FanvueError:
-        ready = False
+    ready = await services.ready()  # store reachable and writable (cached ~1 s)
     if not ready:
         return json_response({"status": "unavailable", "store": "unreachable"}, 503)
     return json_response({"status": "ready"})

@@ -88,8 +88,7 @@ def run_embedded_stack(
     app_url = f"http://127.0.0.1:{app_port}"
     # localhost vs 127.0.0.1: two different sites, as Fanvue and the app are.
     platform_url = f"http://localhost:{emulator_port}"
-    environ = {"REDIS_URL": redis_url} if redis_url else {}
-    env = dev_environment(app_url=app_url, platform_url=platform_url, environ=environ)
+    env = dev_environment(app_url=app_url, platform_url=platform_url, redis_url=redis_url)
     settings = Settings.from_env(env)
     embed_url = f"{app_url}{settings.embed_path}"
     emulator_app = create_emulator_app(
