@@ -7,6 +7,7 @@ scrape, whichever worker answers it, shows the totals of both, and they only eve
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections import Counter
@@ -149,3 +150,24 @@ def test_serve_with_two_workers_scrapes_the_sum_of_both(
         assert "\x1b" not in line, line
         assert "\\u001b" not in line, line
         assert json.loads(line)["level"]
+
+
+def test_multiprocess_mode_makes_and_removes_its_directory_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fanvue_embedded.metrics import MULTIPROCESS_VARIABLE, multiprocess_mode
+
+    monkeypatch.delenv(MULTIPROCESS_VARIABLE, raising=False)
+    with multiprocess_mode(1) as none:
+        assert none is None  # one worker: the in-process registry
+    with multiprocess_mode(2) as made:
+        assert made is not None
+        assert Path(made).is_dir()
+        assert os.environ[MULTIPROCESS_VARIABLE] == made  # what the workers inherit
+    assert not Path(made).exists()
+    assert MULTIPROCESS_VARIABLE not in os.environ
+
+    monkeypatch.setenv(MULTIPROCESS_VARIABLE, str(tmp_path))
+    with multiprocess_mode(2) as given:
+        assert given == str(tmp_path)
+    assert tmp_path.is_dir()  # yours: left in place
