@@ -209,24 +209,27 @@ def _run_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from .app import app_from_env
+    from .metrics import multiprocess_mode
 
     app_from_env()  # validate configuration before forking workers; fails with a clear message
     _check_tls_files(args.ssl_certfile, args.ssl_keyfile)
     ensure_port_free(args.host, args.port)
-    uvicorn.run(
-        "fanvue_embedded.app:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=args.proxy_headers,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        ssl_certfile=args.ssl_certfile,
-        ssl_keyfile=args.ssl_keyfile,
-        log_level=args.log_level,
-        log_config=None,  # our redacting handler (installed by app_from_env) does the logging
-        server_header=False,
-    )
+    # Several workers sum their metrics through files in one directory (metrics.py).
+    with multiprocess_mode(args.workers):
+        uvicorn.run(
+            "fanvue_embedded.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=args.proxy_headers,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            ssl_certfile=args.ssl_certfile,
+            ssl_keyfile=args.ssl_keyfile,
+            log_level=args.log_level,
+            log_config=None,  # our redacting handler (installed by app_from_env) does the logging
+            server_header=False,
+        )
 
 
 def _run_keys(args: argparse.Namespace) -> int:

@@ -125,6 +125,34 @@ def parse_encryption_keys(
     return tuple(keys)
 
 
+def _check_origin(origin: str, *, allow_http: bool) -> None:
+    """One exact ``scheme://host[:port]`` of ``CORS_ALLOWED_ORIGINS``: never ``*`` (the API
+    answers with credentials), no path, https outside development mode."""
+    variable = "CORS_ALLOWED_ORIGINS"
+    parts = urlsplit(origin)
+    if origin == "*" or "*" in origin:
+        raise ConfigurationError(
+            f"{variable} takes exact origins; '*' would let any site use the API with the "
+            "creator's session.",
+            variable=variable,
+        )
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.netloc
+        or origin != f"{parts.scheme}://{parts.netloc}"
+    ):
+        raise ConfigurationError(
+            f"{variable} entries must be origins like 'https://app.example.com' (scheme, host, "
+            f"optional port; no path or trailing slash), got {origin!r}.",
+            variable=variable,
+        )
+    if parts.scheme == "http" and not allow_http:
+        raise ConfigurationError(
+            f"{variable} origins must use https outside development mode, got {origin!r}.",
+            variable=variable,
+        )
+
+
 def _split_list(value: str) -> tuple[str, ...]:
     return tuple(item for item in re.split(r"[\s,]+", value.strip()) if item)
 
@@ -171,6 +199,7 @@ class Settings:
     public_url: str | None = None
     embed_path: str = "/embedded"
     refresh_leeway: float = 60.0
+    cors_allowed_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         production = self.mode == "production"
@@ -210,6 +239,9 @@ class Settings:
             object.__setattr__(
                 self, "public_url", _check_url("PUBLIC_URL", self.public_url, allow_http=allow_http)
             )
+
+        for origin in self.cors_allowed_origins:
+            _check_origin(origin, allow_http=allow_http)
 
         unknown = [s for s in self.scopes if s not in KNOWN_SCOPES and s not in REQUIRED_SCOPES]
         if unknown:
@@ -331,6 +363,7 @@ class Settings:
             session_cookie_name=_cookie_name(get("SESSION_MODE"), get("SESSION_COOKIE_NAME")),
             public_url=public_url,
             embed_path=get("EMBED_PATH") or "/embedded",
+            cors_allowed_origins=_split_list(get("CORS_ALLOWED_ORIGINS") or ""),
             **numbers,
         )
 

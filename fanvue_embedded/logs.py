@@ -24,6 +24,7 @@ __all__ = [
     "TextFormatter",
     "configure_logging",
     "escape_control_characters",
+    "install_redaction",
     "redact",
     "register_secrets",
     "request_id_var",
@@ -50,6 +51,26 @@ _SUBSTITUTIONS: list[tuple[re.Pattern[str], str]] = [
 _STANDARD_ATTRIBUTES = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
 )
+# Extra fields a JSON line leaves out: uvicorn's copy of its message with ANSI colour codes.
+_DROPPED_EXTRAS = frozenset({"color_message"})
+
+LIBRARY_LOGGERS = (
+    "fanvue_embedded",
+    "fanvue_embedded.app",
+    "fanvue_embedded.app.webhooks",
+    "fanvue_embedded.cli",
+    "fanvue_embedded.exchange",
+    "fanvue_embedded.metrics",
+    "fanvue_embedded.tokens",
+    "fanvue_embedded.webhooks",
+    "fanvue_embedded.worker",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "httpx",
+)
+"""Every logger the service writes through (a filter on a logger sees only the records logged
+on that very logger, not its children's: each is named)."""
 # Process-global on purpose, unlike every other piece of state (metrics, stores and locks
 # belong to one ``Services``): Python's logging handlers are process-global, and a log line
 # cannot be traced back to the app that wrote it, so every filter masks the union of the
@@ -74,16 +95,43 @@ def redact(text: str) -> str:
     return text
 
 
+def _redacted_arguments(record: logging.LogRecord) -> tuple[object, ...] | None:
+    """``record.args`` with each string masked, when that alone cleans the message (formatters
+    such as uvicorn's access formatter read the arguments); ``None`` when it does not."""
+    args = record.args
+    if not isinstance(args, tuple) or not isinstance(record.msg, str):
+        return None
+    if redact(record.msg) != record.msg:
+        return None
+    masked = tuple(redact(arg) if isinstance(arg, str) else arg for arg in args)
+    try:
+        message = record.msg % masked
+    except (TypeError, ValueError):
+        return None
+    return masked if redact(message) == message else None
+
+
 class RedactionFilter(logging.Filter):
-    """Rewrites each record in place so that no handler can see a token."""
+    """Rewrites each record in place so that no handler can see a token.
+
+    A record with nothing to mask is left as it is. Otherwise the masked arguments replace the
+    originals when that is enough, else the record becomes its masked message without arguments.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except (TypeError, ValueError):
             message = str(record.msg)
-        record.msg = redact(message)
-        record.args = None
+            record.args = None
+        masked = redact(message)
+        if masked != message:
+            arguments = _redacted_arguments(record)
+            if arguments is not None:
+                record.args = arguments
+            else:
+                record.msg = masked
+                record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -157,7 +205,7 @@ class JsonFormatter(logging.Formatter):
         if request_id:
             entry["request_id"] = request_id
         for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
+            if key not in _STANDARD_ATTRIBUTES and key not in _DROPPED_EXTRAS and key[0] != "_":
                 entry[key] = value if isinstance(value, int | float | bool) else str(value)
         if record.exc_info or record.exc_text:
             entry["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
@@ -166,10 +214,30 @@ class JsonFormatter(logging.Formatter):
         return redact(_JSON_UNESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
+def install_redaction(
+    secrets: Iterable[str | None] = (), loggers: Iterable[str] = LIBRARY_LOGGERS
+) -> None:
+    """Mask tokens and ``secrets`` in every record of ``loggers``, whoever handles them.
+
+    What ``create_app`` does: one ``RedactionFilter`` per named logger (idempotent), and
+    nothing else: no handler, no level, the root logger untouched. Your logging configuration
+    (uvicorn's default one, say) keeps formatting and routing the records.
+    """
+    register_secrets(secrets)
+    for name in loggers:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, RedactionFilter) for existing in logger.filters):
+            logger.addFilter(RedactionFilter())
+
+
 def configure_logging(
     level: int | str = logging.INFO, *, json_format: bool = True, secrets: Iterable[str | None] = ()
 ) -> None:
-    """Install one redacting handler on the root logger (idempotent)."""
+    """The service's own logging: one redacting handler on the root logger, writing JSON lines
+    (or ``LEVEL logger: message``) to stderr, at ``level``; uvicorn's loggers routed through it.
+
+    For applications that want the project's format; a library user need not call it
+    (``create_app`` installs the redaction either way). Idempotent."""
     register_secrets(secrets)
     root = logging.getLogger()
     for handler in list(root.handlers):

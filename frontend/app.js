@@ -1,38 +1,12 @@
 // The embedded page: trade Fanvue's single-use session token for an app session, keep that
 // session in memory only, and show the creator every state they can meet.
 //
-// No build step, no dependencies, no inline script: the server fills data- attributes on
-// <main id="app"> (api base, session mode) and <html data-theme>. Server data is only ever
-// written with textContent.
+// The session logic is the browser package (fanvue-embedded.js, published as
+// @fanvue-embedded/client); this file is the demo page's UI on top of it. No build step, no
+// inline script: the server fills data- attributes on <main id="app"> (api base, session mode)
+// and <html data-theme>. Server data is only ever written with textContent.
 
-const THEMES = new Set(["light", "dark"]);
-
-/**
- * The Fanvue theme from `?theme=` of `url`; `fallback` when absent or not "light"/"dark".
- * @param {string} [url]
- * @param {"light"|"dark"} [fallback]
- * @returns {"light"|"dark"}
- */
-export function getThemeFromUrl(url = globalThis.location?.href ?? "", fallback = "light") {
-  const safeFallback = THEMES.has(fallback) ? fallback : "light";
-  let theme = null;
-  try {
-    theme = new URL(url, "http://localhost/").searchParams.get("theme");
-  } catch {
-    return safeFallback;
-  }
-  const normalised = (theme ?? "").trim().toLowerCase();
-  return THEMES.has(normalised) ? normalised : safeFallback;
-}
-
-/** Map an HTTP failure of the session exchange to one of our error codes. */
-function exchangeErrorFor(status, body) {
-  const code = body && typeof body.error === "string" ? body.error : null;
-  if (code === "consent_required" || status === 403) return "consent_required";
-  if (status >= 500 || code === "upstream_unavailable") return "upstream_unavailable";
-  // 401 and malformed-input answers (400/413/415) all mean: this token cannot be used.
-  return "invalid_session_token";
-}
+import { applyTheme, createEmbeddedAuth, getThemeFromUrl, takeSessionToken } from "./fanvue-embedded.js";
 
 async function readJson(response) {
   try {
@@ -40,156 +14,6 @@ async function readJson(response) {
   } catch {
     return null;
   }
-}
-
-/**
- * The session-exchange state machine plus an authenticated fetch.
- *
- * status: "idle" | "exchanging" | "ready" | "error"
- * error:  null | "consent_required" | "invalid_session_token" | "upstream_unavailable"
- *         | "session_ended" | "no_token" | "network"
- *
- * The app session lives in this closure only: nothing is written to storage or cookies.
- */
-export function createEmbeddedAuth({
-  apiBase = "",
-  sessionMode = "bearer",
-  fetchImpl = (...args) => globalThis.fetch(...args),
-} = {}) {
-  const cookieMode = sessionMode === "cookie";
-  const listeners = new Set();
-  let session = null;
-  let csrfToken = null;
-
-  const auth = {
-    status: "idle",
-    error: null,
-    creator: null,
-    expiresAt: null,
-    sessionMode: cookieMode ? "cookie" : "bearer",
-    get hasSession() {
-      return auth.status === "ready";
-    },
-    exchange,
-    authFetch,
-    logout,
-    subscribe,
-  };
-
-  function notify() {
-    for (const fn of listeners) {
-      try {
-        fn(auth);
-      } catch (err) {
-        console.error("embedded auth listener failed", err);
-      }
-    }
-  }
-
-  function set(status, error = null) {
-    auth.status = status;
-    auth.error = error;
-    notify();
-  }
-
-  function forgetSession() {
-    session = null;
-    csrfToken = null;
-    auth.expiresAt = null;
-  }
-
-  function url(path) {
-    return /^https?:\/\//i.test(path) ? path : `${apiBase}${path}`;
-  }
-
-  /** POST the token to the backend; resolves true when the app session is ready. */
-  async function exchange(token) {
-    forgetSession();
-    auth.creator = null;
-    if (!token) {
-      set("error", "no_token");
-      return false;
-    }
-    set("exchanging");
-    let response;
-    try {
-      response = await fetchImpl(url("/api/fanvue/session"), {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ token }),
-        credentials: cookieMode ? "include" : "same-origin",
-        cache: "no-store",
-      });
-    } catch {
-      set("error", "network");
-      return false;
-    }
-    const body = await readJson(response);
-    if (!response.ok) {
-      set("error", exchangeErrorFor(response.status, body));
-      return false;
-    }
-    if (!body || typeof body !== "object" || (!cookieMode && typeof body.session !== "string")) {
-      // Our own backend broke its contract: treat like an upstream failure.
-      set("error", "upstream_unavailable");
-      return false;
-    }
-    session = typeof body.session === "string" ? body.session : null;
-    csrfToken = typeof body.csrfToken === "string" ? body.csrfToken : null;
-    auth.expiresAt = body.expiresAt ?? null;
-    auth.creator = body.creator && typeof body.creator === "object" ? body.creator : null;
-    set("ready");
-    return true;
-  }
-
-  /**
-   * fetch() with the app session attached. A re-issued session in `X-Updated-Session`
-   * replaces the one in memory; a 401 ends the session (status "error", "session_ended").
-   */
-  async function authFetch(path, init = {}) {
-    if (auth.status !== "ready") {
-      throw new Error("authFetch: no app session (status " + auth.status + ")");
-    }
-    const headers = new Headers(init.headers ?? {});
-    if (!headers.has("Accept")) headers.set("Accept", "application/json");
-    const options = { ...init, headers, cache: init.cache ?? "no-store" };
-    if (cookieMode) {
-      options.credentials = "include";
-      if (csrfToken) headers.set("X-CSRF-Token", csrfToken);
-    } else {
-      options.credentials = init.credentials ?? "same-origin";
-      headers.set("Authorization", `Bearer ${session}`);
-    }
-    const response = await fetchImpl(url(path), options);
-    const updated = response.headers.get("X-Updated-Session");
-    if (updated) session = updated;
-    if (response.status === 401) {
-      forgetSession();
-      set("error", "session_ended");
-    }
-    return response;
-  }
-
-  /** End the app session on the server (best effort) and forget it here. */
-  async function logout() {
-    if (auth.status === "ready") {
-      try {
-        await authFetch("/api/fanvue/logout", { method: "POST" });
-      } catch {
-        // The session is dropped locally either way.
-      }
-    }
-    forgetSession();
-    set("error", "session_ended");
-  }
-
-  /** Call `fn(auth)` on every change; returns an unsubscribe function. */
-  function subscribe(fn) {
-    listeners.add(fn);
-    return () => listeners.delete(fn);
-  }
-
-  return auth;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -482,23 +306,12 @@ function mountApp(root, auth) {
   return { loadProfile, render, view };
 }
 
-/** Remove `token` from the address bar without a navigation (keeps theme and the rest). */
-function scrubTokenFromAddressBar() {
-  const current = new URL(location.href);
-  if (!current.searchParams.has("token")) return;
-  current.searchParams.delete("token");
-  history.replaceState(history.state, "", current.pathname + current.search + current.hash);
-}
-
 export async function main(root = document.getElementById("app")) {
-  const token = new URL(location.href).searchParams.get("token");
-  scrubTokenFromAddressBar();
-
-  const html = document.documentElement;
-  html.dataset.theme = getThemeFromUrl(location.href, THEMES.has(html.dataset.theme) ? html.dataset.theme : "light");
+  const token = takeSessionToken();
+  applyTheme(getThemeFromUrl());
 
   const auth = createEmbeddedAuth({
-    apiBase: root.dataset.apiBase ?? "",
+    baseUrl: root.dataset.apiBase ?? "",
     sessionMode: root.dataset.sessionMode === "cookie" ? "cookie" : "bearer",
   });
   const page = mountApp(root, auth);

@@ -1,8 +1,9 @@
 """The Starlette service: ``create_app(settings, ...)``.
 
 Run it as is (``fanvue-embedded serve``/``dev``) or mount it into your own Starlette/FastAPI
-app. Mounted apps do not get lifespan events, so call ``await app.state.fanvue.aclose()`` on
-your shutdown (the standalone app does it itself).
+app under any prefix and call ``install(host, fanvue_app)`` (``host.py``): the host's own routes
+can then use ``authenticated`` (or the FastAPI dependencies), and the service's clients are
+closed when the host shuts down.
 """
 
 from __future__ import annotations
@@ -25,13 +26,16 @@ from ..envfile import environment_with_env_file
 from ..ephemeral import EphemeralStore
 from ..errors import ConfigurationError, FanvueError
 from ..exchange import OnTokens
-from ..logs import configure_logging
+from ..logs import configure_logging, install_redaction
 from ..models import Clock, system_clock
 from ..store import TokenStore
 from ..tokens import OnReauthorizationRequired
 from ..webhooks import WebhookRegistry
 from .auth import CreatorContext, authenticated
+from .cors import cors_middleware
 from .error_table import fanvue_error_handler
+from .host import install
+from .http_metrics import HttpMetricsMiddleware
 from .middleware import RequestIdMiddleware
 from .oauth_routes import oauth_callback, oauth_login
 from .openapi import OPENAPI_PATH, Operation, describe, error_answer, openapi_json
@@ -47,6 +51,7 @@ __all__ = [
     "app_from_env",
     "authenticated",
     "create_app",
+    "install",
     "secret_values",
 ]
 
@@ -108,6 +113,9 @@ def create_app(
     webhook_routes: list[BaseRoute] = []
     if settings.webhook_secrets:
         webhook_routes.append(webhook_route(webhooks or WebhookRegistry()))
+    # Mask tokens in the loggers this app writes through (uvicorn's access log included) without
+    # touching the application's logging setup: no handler, no level, not the root logger.
+    install_redaction(secret_values(settings))
     services = build_services(
         settings,
         store=store,
@@ -126,6 +134,7 @@ def create_app(
             yield
         finally:
             await services.aclose()
+            services.metrics.mark_process_dead()
 
     app = Starlette(
         routes=[
@@ -143,7 +152,11 @@ def create_app(
             *webhook_routes,
             *routes,
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            *cors_middleware(settings.cors_allowed_origins),
+            Middleware(HttpMetricsMiddleware, metrics=services.metrics),
+        ],
         exception_handlers={
             HTTPException: _http_error,
             # A FanvueError no route caught (your own routes too) answers from the one table.

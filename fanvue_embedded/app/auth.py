@@ -10,6 +10,7 @@ error table (``error_table``), like everywhere else. A renewed session rides bac
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -29,6 +30,8 @@ __all__ = [
     "CreatorContext",
     "authenticated",
     "clear_session_cookie",
+    "creator_context",
+    "renewal_headers",
     "set_session_cookie",
 ]
 
@@ -50,14 +53,22 @@ class CreatorContext:
 Handler = Callable[[Request, CreatorContext], Awaitable[Response]]
 
 
-def set_session_cookie(response: Response, name: str, issued: IssuedSession, now: float) -> None:
+def session_cookie(name: str, issued: IssuedSession, now: float) -> str:
+    """The ``Set-Cookie`` value carrying ``issued``.
+
+    ``Path=/`` even when the service is mounted under a prefix: the session is the whole site's,
+    the host app's own routes (``install``) authenticate with it too.
+    """
     # http.cookies on Python 3.11 cannot emit "Partitioned", so the header is written here.
     max_age = max(0, int(issued.expires_at - now))
-    response.headers.append(
-        "Set-Cookie",
+    return (
         f"{name}={issued.token}; Path=/; Max-Age={max_age}; Secure; HttpOnly; "
-        "SameSite=None; Partitioned",
+        "SameSite=None; Partitioned"
     )
+
+
+def set_session_cookie(response: Response, name: str, issued: IssuedSession, now: float) -> None:
+    response.headers.append("Set-Cookie", session_cookie(name, issued, now))
 
 
 def clear_session_cookie(response: Response, name: str) -> None:
@@ -98,39 +109,68 @@ async def verify_request_session(request: Request) -> AppSession:
     return session
 
 
-def attach_renewal(request: Request, response: Response, session: AppSession) -> None:
+def renewal_headers(request: Request, session: AppSession) -> list[tuple[str, str]]:
+    """The response headers that hand a renewed session back (none when it was not renewed)."""
     if session.renewed is None:
-        return
+        return []
     services = services_of(request)
-    response.headers[UPDATED_SESSION_HEADER] = session.renewed.token
+    headers = [(UPDATED_SESSION_HEADER, session.renewed.token)]
     cookie_name = services.settings.session_cookie_name
     if cookie_name and request.cookies.get(cookie_name):
-        set_session_cookie(response, cookie_name, session.renewed, services.clock())
+        cookie = session_cookie(cookie_name, session.renewed, services.clock())
+        headers.append(("Set-Cookie", cookie))
+    return headers
+
+
+def attach_renewal(request: Request, response: Response, session: AppSession) -> None:
+    for name, value in renewal_headers(request, session):
+        response.headers.append(name, value)
+
+
+async def creator_context(request: Request) -> CreatorContext:
+    """The verified ``CreatorContext`` of ``request``; ``AppSessionError`` (or the store's
+    error) when it carries no valid app session. The renewal is the caller's to attach."""
+    services = services_of(request)
+    session = await verify_request_session(request)
+    return CreatorContext(
+        creator=session.creator,
+        session=session,
+        api=services.tokens.client(session.creator),
+        tokens=services.tokens,
+    )
+
+
+# What FastAPI (and anything else that reads signatures) sees of a wrapped handler: the request
+# only. ``ctx`` is supplied by the wrapper, never by the client (no ``?ctx=`` query parameter).
+_ENDPOINT_SIGNATURE = inspect.Signature(
+    [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)],
+    return_annotation=Response,
+)
 
 
 def authenticated(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap ``async def handler(request, ctx: CreatorContext) -> Response`` as an endpoint."""
+    """Wrap ``async def handler(request, ctx: CreatorContext) -> Response`` as an endpoint.
+
+    Works on the service's routes, on a host app's own Starlette routes and on FastAPI routes
+    (after ``install(host, fanvue_app)``); the endpoint's signature shows ``request`` only. In
+    FastAPI, ``Depends(current_creator)`` (``fanvue_embedded.fastapi``) is the idiomatic form.
+    """
 
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
-        services = services_of(request)
         where = f"{request.method} {request.url.path}"
         try:
-            session = await verify_request_session(request)
+            context = await creator_context(request)
         except FanvueError as exc:  # AppSessionError → 401; the store down → 503
             return fanvue_error_response(exc, where)
-        context = CreatorContext(
-            creator=session.creator,
-            session=session,
-            api=services.tokens.client(session.creator),
-            tokens=services.tokens,
-        )
         try:
             response = await handler(request, context)
         except FanvueError as exc:  # every class has its row in the one table
             return fanvue_error_response(exc, where)
-        attach_renewal(request, response, session)
+        attach_renewal(request, response, context.session)
         return response
+
+    endpoint.__signature__ = _ENDPOINT_SIGNATURE  # type: ignore[attr-defined]
 
     # In /openapi.json: secured, and answering any row of the error table.
     described = operation_of(handler) or default_operation(handler)

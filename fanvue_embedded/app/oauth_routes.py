@@ -26,6 +26,7 @@ from .error_table import fanvue_error_response
 from .openapi import PROFILE_REF, error_answer, json_answer, operation
 from .responses import error_response, json_response
 from .services import services_of
+from .urls import app_path
 
 __all__ = ["LOGIN_TTL", "STATE_COOKIE", "oauth_callback", "oauth_login"]
 
@@ -64,7 +65,7 @@ async def oauth_login(request: Request) -> Response:
         STATE_COOKIE,
         state,
         max_age=int(LOGIN_TTL),
-        path="/oauth",
+        path=app_path(request, "/oauth"),
         httponly=True,
         secure=request.url.scheme == "https",
         samesite="lax",
@@ -112,7 +113,9 @@ async def oauth_callback(request: Request) -> Response:
         return error_response(400, "invalid_request", "code and state are required")
     cookie_state = request.cookies.get(STATE_COOKIE, "")
     if verifier_raw is None or not hmac.compare_digest(cookie_state.encode(), state.encode()):
-        return error_response(400, "invalid_state", "start again from /oauth/login")
+        return error_response(
+            400, "invalid_state", f"start again from {app_path(request, '/oauth/login')}"
+        )
     try:
         result = await services.exchange.complete(code, verifier_raw.decode())
     except FanvueError as exc:
@@ -120,5 +123,5 @@ async def oauth_callback(request: Request) -> Response:
         # authorize again —, the store down 503, Fanvue down 502.
         return fanvue_error_response(exc, "GET /oauth/callback")
     response = json_response({"status": "connected", "creator": result.user.public_profile()})
-    response.delete_cookie(STATE_COOKIE, path="/oauth")
+    response.delete_cookie(STATE_COOKIE, path=app_path(request, "/oauth"))
     return response

@@ -31,6 +31,7 @@ from ..errors import FanvueError, RateLimitedError
 from .error_table import ERROR_TABLE, answer_for
 from .responses import json_response
 from .services import services_of
+from .urls import mount_prefix
 
 __all__ = [
     "ALL_ERRORS",
@@ -299,4 +300,8 @@ def _components(settings: Settings) -> dict[str, Any]:
 async def openapi_json(request: Request) -> Response:
     """``GET /openapi.json``: built from the serving app's routes."""
     settings = services_of(request).settings
-    return json_response(openapi_document(settings, request.app.routes))
+    document = openapi_document(settings, request.app.routes)
+    prefix = mount_prefix(request)
+    if prefix:  # mounted under a prefix: the paths above are relative to it
+        document["servers"] = [{"url": prefix}]
+    return json_response(document)

@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, Response
 from .openapi import operation
 from .security import content_security_policy, origin_of, page_headers
 from .services import services_of
+from .urls import mount_prefix
 
 __all__ = ["THEMES", "embed_page", "frontend_directory", "theme_from_query"]
 
@@ -55,7 +56,7 @@ async def embed_page(request: Request) -> Response:
     settings = services.settings
     theme = theme_from_query(request.query_params.get("theme"))
     static_prefix = settings.embed_path.rstrip("/") + "/static"
-    root = request.scope.get("root_path", "")
+    root = mount_prefix(request)
     body = (
         _template()
         .replace("__THEME__", theme)

@@ -6,14 +6,23 @@ so the worker and the CLI use them too); they are re-exported here for existing 
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from ..services import Services, build_services
 
 __all__ = ["Services", "build_services", "services_of"]
 
 
-def services_of(request: Request) -> Services:
-    """The ``Services`` of the app serving ``request`` (set by ``create_app``)."""
-    services: Services = request.app.state.fanvue
+def services_of(request: HTTPConnection) -> Services:
+    """The ``Services`` of the app serving ``request``.
+
+    ``create_app`` keeps them on its own ``app.state``; ``install(host, fanvue_app)`` puts the
+    same object on the host app's state, so the host's own routes find them too.
+    """
+    services = getattr(request.app.state, "fanvue", None)
+    if not isinstance(services, Services):
+        raise RuntimeError(
+            "no fanvue_embedded services for this route: it belongs to an app that only mounts "
+            "create_app(...). Call fanvue_embedded.app.install(host_app, fanvue_app) once."
+        )
     return services

@@ -1,0 +1,70 @@
+"""FastAPI dependencies: the current creator and their Fanvue API client (extra ``[fastapi]``).
+
+::
+
+    from typing import Annotated
+    from fastapi import Depends, FastAPI
+    from fanvue_embedded.app import create_app, install
+    from fanvue_embedded.fastapi import CreatorApi, CurrentCreator, current_creator
+
+    api = FastAPI()
+    fanvue_app = create_app(settings)
+    api.mount("/fanvue", fanvue_app)
+    install(api, fanvue_app)
+
+    @api.get("/hello")
+    async def hello(ctx: CurrentCreator) -> dict[str, str]:
+        return {"creator": ctx.creator}
+
+``CurrentCreator`` is ``Annotated[CreatorContext, Depends(current_creator)]``. A request without
+a valid app session is answered 401 ``invalid_session`` from the error table (the exception
+handler ``install`` adds); a renewed session rides back in ``X-Updated-Session`` whatever the
+route returns (the middleware ``install`` adds). The bearer scheme shows in FastAPI's
+``/openapi.json`` and ``/docs``; cookie mode works too (the cookie is read by the dependency).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .app.auth import CreatorContext, creator_context, renewal_headers
+from .app.host import RENEWAL_SCOPE_KEY
+from .client import FanvueClient
+
+__all__ = ["CreatorApi", "CurrentCreator", "creator_api", "current_creator", "session_bearer"]
+
+session_bearer = HTTPBearer(
+    auto_error=False,  # the cookie may carry the session instead; current_creator decides
+    scheme_name="fanvueSession",
+    bearerFormat="app session",
+    description="The app session from POST /api/fanvue/session (never a Fanvue token).",
+)
+
+
+async def current_creator(
+    request: Request,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(session_bearer)],
+) -> CreatorContext:
+    """The verified creator of the request, or a ``FanvueError`` (401 ``invalid_session``; 503
+    when the store is down) that the host's error handler answers (``install``)."""
+    context = await creator_context(request)
+    request.scope.setdefault(RENEWAL_SCOPE_KEY, []).extend(
+        renewal_headers(request, context.session)
+    )
+    return context
+
+
+CurrentCreator = Annotated[CreatorContext, Depends(current_creator)]
+"""The verified creator: ``async def route(ctx: CurrentCreator)``."""
+
+
+async def creator_api(ctx: CurrentCreator) -> FanvueClient:
+    """The Fanvue API client acting for the current creator (refreshes behind the scenes)."""
+    return ctx.api
+
+
+CreatorApi = Annotated[FanvueClient, Depends(creator_api)]
+"""The current creator's Fanvue API client: ``async def route(api: CreatorApi)``."""
