@@ -61,6 +61,7 @@ LIBRARY_LOGGERS = (
     "fanvue_embedded.cli",
     "fanvue_embedded.exchange",
     "fanvue_embedded.metrics",
+    "fanvue_embedded.redis",
     "fanvue_embedded.tokens",
     "fanvue_embedded.webhooks",
     "fanvue_embedded.worker",

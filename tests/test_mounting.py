@@ -56,10 +56,14 @@ def hosted(request: pytest.FixtureRequest, emulator: EmulatorHandle) -> Iterator
     settings = host_settings(emulator.base_url, app_url=app_url, prefix=prefix)
     fanvue_app = create_app(settings, clock=clock)
     host = (starlette_host if kind == "starlette" else fastapi_host)(fanvue_app, prefix)
+    services = fanvue_app.state.fanvue
     with serve_in_thread(host, port=port):
         yield Hosted(kind, prefix, app_url, fanvue_app, clock)
+        # The HTTP clients the server's loop used (Services keeps one set of parts per loop).
+        clients = [parts.http for parts in services._by_loop.values()]
     # install() ran the service's lifespan inside the host's: its HTTP client is closed.
-    assert fanvue_app.state.fanvue.http.is_closed
+    assert clients
+    assert all(client.is_closed for client in clients)
 
 
 async def exchange(client: httpx.AsyncClient, hosted: Hosted, emulator: EmulatorHandle) -> str:
