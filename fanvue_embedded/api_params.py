@@ -64,7 +64,11 @@ def encode_query_value(operation: Operation, param: QueryParam, value: object) -
     """One query value, checked against ``param`` and encoded."""
     where = f"{operation.operation_id}: query parameter {param.name}"
     kind = param.type
-    if kind.kind == "array" or isinstance(value, list | tuple | set | frozenset):
+    is_list = isinstance(value, list | tuple | set | frozenset)
+    if is_list and kind.kind not in ("array", "string"):
+        raise ValueError(f"{where} must be a {kind.kind}, got {type(value).__name__}")
+    # Lists are comma-separated: array parameters, and the string ones documented as lists.
+    if kind.kind == "array" or is_list:
         items = _as_items(value)
         item_type = kind.items if kind.items is not None else FieldType("string")
         if kind.kind == "array" and param.maximum is not None and len(items) > param.maximum:
