@@ -33,14 +33,15 @@ async def access_token(client: httpx.AsyncClient, emu: Emulator) -> str:
 async def test_users_me(client: httpx.AsyncClient, emu: Emulator, access_token: str) -> None:
     response = await api_get(client, "/users/me", access_token)
     assert response.status_code == 200
-    assert response.json() == {
+    body = response.json()
+    assert {key: body[key] for key in ("uuid", "handle", "displayName", "email", "isCreator")} == {
         "uuid": emu.creator(LUNA).uuid,
         "handle": "luna.rivers",
         "displayName": "Luna Rivers",
         "email": "luna@example.test",
         "isCreator": True,
-        "avatarUrl": response.json()["avatarUrl"],
     }
+    assert body["fanCounts"] == {"followersCount": 45, "subscribersCount": 12}
     assert response.headers["X-RateLimit-Limit"] == "200"
     assert response.headers["X-RateLimit-Remaining"] == "199"
     assert int(response.headers["X-RateLimit-Reset"]) > 0
@@ -49,8 +50,8 @@ async def test_users_me(client: httpx.AsyncClient, emu: Emulator, access_token: 
 @pytest.mark.parametrize(
     ("version", "status", "error"),
     [
-        (None, 400, "invalid_api_version"),
-        ("1999-01-01", 400, "invalid_api_version"),
+        (None, 400, "unsupported_api_version"),
+        ("1999-01-01", 400, "unsupported_api_version"),
         ("2024-01-01", 410, "api_version_sunset"),
     ],
 )
@@ -62,7 +63,11 @@ async def test_version_header(
         headers["X-Fanvue-API-Version"] = version
     response = await client.get("/users/me", headers=headers)
     assert response.status_code == status
-    assert response.json()["error"] == error
+    body = response.json()
+    assert body["error"] == error
+    assert isinstance(body["message"], str)
+    if status == 410:
+        assert body["nextVersion"] == "2025-06-26"
 
 
 @pytest.mark.parametrize("token", [None, "garbage", "eyJhbGciOiJIUzI1NiJ9.e30.c2ln"])
@@ -70,7 +75,7 @@ async def test_bad_bearer_is_401(client: httpx.AsyncClient, token: str | None) -
     headers = {**VERSION, **(bearer(token) if token else {})}
     response = await client.get("/users/me", headers=headers)
     assert response.status_code == 401
-    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert list(response.json()) == ["error"]
 
 
 async def test_expired_access_token_is_401(
@@ -79,7 +84,7 @@ async def test_expired_access_token_is_401(
     emu.advance_clock(3601)
     response = await api_get(client, "/users/me", access_token)
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.json() == {"error": "the access token has expired"}
 
 
 async def test_force_expired_access_tokens(
@@ -97,38 +102,45 @@ async def test_missing_scope_is_403(client: httpx.AsyncClient, emu: Emulator) ->
     assert (await api_get(client, "/users/me", token)).status_code == 200
     response = await api_get(client, "/followers", token)
     assert response.status_code == 403
-    assert response.json()["error"] == "insufficient_scope"
+    assert response.json() == {"error": "insufficient scope: read:fan required"}
     assert (await api_get(client, "/chats", token)).status_code == 403
 
 
 async def test_followers_paginate_to_the_end(client: httpx.AsyncClient, access_token: str) -> None:
     seen: list[str] = []
-    cursor: str | None = None
-    pages = 0
+    page = 1
     while True:
-        params = {"size": 20} if cursor is None else {"size": 20, "cursor": cursor}
-        body = (await api_get(client, "/followers", access_token, **params)).json()
+        body = (await api_get(client, "/followers", access_token, size=20, page=page)).json()
         seen += [item["uuid"] for item in body["data"]]
-        pages += 1
-        cursor = body["nextCursor"]
-        if cursor is None:
+        assert body["pagination"] == {"page": page, "size": len(body["data"]), "hasMore": page < 3}
+        if not body["pagination"]["hasMore"]:
             break
-    assert pages == 3
+        page += 1
+    assert page == 3
     assert len(seen) == len(set(seen)) == 45
 
 
 async def test_chats_default_page(client: httpx.AsyncClient, access_token: str) -> None:
     body = (await api_get(client, "/chats", access_token)).json()
-    assert len(body["data"]) == 7
-    assert body["nextCursor"] is None
+    assert len(body["data"]) == 12
+    assert body["pagination"] == {"page": 1, "size": 12, "hasMore": False}
 
 
-@pytest.mark.parametrize("params", [{"size": 0}, {"size": 51}, {"size": "x"}, {"cursor": "zz"}])
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"size": 0}, "size must not be less than 1"),
+        ({"size": 51}, "size must not be greater than 50"),
+        ({"size": "x"}, "size must be an integer number"),
+        ({"page": 0}, "page must not be less than 1"),
+    ],
+)
 async def test_bad_pagination_is_400(
-    client: httpx.AsyncClient, access_token: str, params: dict[str, object]
+    client: httpx.AsyncClient, access_token: str, params: dict[str, object], message: str
 ) -> None:
     response = await api_get(client, "/followers", access_token, **params)
     assert response.status_code == 400
+    assert response.json() == {"errors": [message]}
 
 
 async def test_rate_limit(client: httpx.AsyncClient, emu: Emulator, access_token: str) -> None:
@@ -138,6 +150,7 @@ async def test_rate_limit(client: httpx.AsyncClient, emu: Emulator, access_token
         assert response.headers["X-RateLimit-Remaining"] == remaining
     limited = await api_get(client, "/users/me", access_token)
     assert limited.status_code == 429
+    assert list(limited.json()) == ["error"]
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     assert limited.headers["X-RateLimit-Remaining"] == "0"
     assert emu.counters["rate_limited"] == 1

@@ -313,5 +313,10 @@ def test_emulator_imports_no_client_module() -> None:
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module)
     ours = {name for name in imported if name.split(".")[0] == "fanvue_embedded"}
-    # Both hold no protocol code: the public dev values, and argparse types for the flags.
-    assert ours == {"fanvue_embedded._devdefaults", "fanvue_embedded._argtypes"}
+    # None holds protocol code: the public dev values, argparse types for the flags, and
+    # Fanvue's published spec as data (which the client reads too, but never writes).
+    assert ours == {
+        "fanvue_embedded._devdefaults",
+        "fanvue_embedded._argtypes",
+        "fanvue_embedded.spec",
+    }

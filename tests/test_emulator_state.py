@@ -74,10 +74,10 @@ def test_refresh_by_another_client_is_invalid_grant(state: EmulatorState) -> Non
 
 def test_rate_window_resets(state: EmulatorState, clock: FakeClock) -> None:
     state.update_settings(rate_limit=2, rate_window=10)
-    results = [state.take_rate_limit("c", "app")[0] for _ in range(3)]
+    results = [state.take_rate_limit("app:c")[0] for _ in range(3)]
     assert results == [True, True, False]
     clock.now += 10
-    allowed, headers = state.take_rate_limit("c", "app")
+    allowed, headers = state.take_rate_limit("app:c")
     assert allowed
     assert headers["X-RateLimit-Remaining"] == "1"
 

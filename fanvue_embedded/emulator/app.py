@@ -14,6 +14,7 @@ from .routes_api import api_routes
 from .routes_control import control_routes
 from .routes_oauth import oauth_routes
 from .routes_platform import platform_routes
+from .routes_world import world_routes
 from .state import EmulatorState
 
 
@@ -22,8 +23,9 @@ def _build(state: EmulatorState) -> Starlette:
         *dashboard_routes(state),
         *platform_routes(state),
         *oauth_routes(state),
-        *api_routes(state),
         *control_routes(state),
+        *world_routes(state),
+        *api_routes(state),  # last: it answers every other path (404 {message} if unknown)
     ]
     app = Starlette(routes=routes)
     app.state.emulator_state = state

@@ -1,72 +1,127 @@
-"""The Fanvue API: ``/users/me``, ``/followers``, ``/chats`` (fault group ``api``).
+"""The Fanvue API: all operations of the published spec behind one dispatcher (fault group ``api``).
 
-Order of checks: version header (400/410), bearer token (401), rate limit (429), scope
-(403). Every response after authentication carries the rate-limit headers.
+Order of checks, each with Fanvue's own error body: route (404 ``{message}``), version header
+(400 ``{error, message}`` / 410 ``{error, message, nextVersion}``), bearer token (401
+``{error}``), rate limit (429 ``{error}`` + ``Retry-After``), scopes (403 ``{error}``), path
+parameters, query and body (400), agency access (403/404), then the operation's handler. Every
+response after authentication carries ``X-RateLimit-Limit/-Remaining/-Reset``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from . import catalog
-from ._http import counted, error_response, injected_fault
-from .records import Creator
+from fanvue_embedded.spec import Operation, load_spec
+
+from ._http import injected_fault
+from .api import errors, params
+from .api.call import Call
+from .api.table import HANDLERS
 from .state import EmulatorState, OAuthError
 
 VERSION_HEADER = "X-Fanvue-API-Version"
-Handler = Callable[[Request, Creator], dict[str, Any]]
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+CREATOR_PARAM = "creatorUserUuid"
 
 
-def _me(request: Request, creator: Creator) -> dict[str, Any]:
-    return creator.profile()
+def _error(exc: errors.ApiError, headers: dict[str, str]) -> Response:
+    return JSONResponse(exc.body, status_code=exc.status, headers={**headers, **exc.headers})
 
 
-def _paged(items: Callable[[str], list[dict[str, Any]]]) -> Handler:
-    def handler(request: Request, creator: Creator) -> dict[str, Any]:
-        params = request.query_params
-        try:
-            return catalog.paginate(items(creator.uuid), params.get("cursor"), params.get("size"))
-        except catalog.PageError as exc:
-            raise OAuthError(400, "invalid_request", str(exc)) from exc
-
-    return handler
+def _success(operation: Operation, body: Any, headers: dict[str, str]) -> Response:
+    status = operation.response.status
+    if status == 204:
+        return Response(status_code=204, headers=headers)
+    if operation.response.content_type == "text/plain":
+        return PlainTextResponse(str(body), status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def api_routes(state: EmulatorState) -> list[Route]:
-    def endpoint(scope: str, handler: Handler) -> Callable[[Request], Any]:
-        async def serve(request: Request) -> Response:
-            fault = await injected_fault(state.faults, "api")
-            if fault is not None:
-                return fault
-            headers: dict[str, str] = {}
-            try:
-                version = request.headers.get(VERSION_HEADER)
-                if version in state.config.sunset_versions:
-                    raise OAuthError(410, "api_version_sunset", f"API version {version} is sunset")
-                if version not in state.config.api_versions:
-                    raise OAuthError(400, "invalid_api_version", f"send a valid {VERSION_HEADER}")
-                creator, claims = state.authenticate_access(request.headers.get("authorization"))
-                allowed, headers = state.take_rate_limit(creator.uuid, str(claims.get("client_id")))
-                if not allowed:
-                    raise OAuthError(429, "rate_limited", "too many requests")
-                if scope not in claims.get("scp", []):
-                    raise OAuthError(403, "insufficient_scope", f"this call needs {scope}")
-                body = handler(request, creator)
-            except OAuthError as exc:
-                response = error_response(exc)
-                response.headers.update(headers)
-                return response
-            return JSONResponse(body, headers=headers)
+    spec = load_spec()
 
-        return serve
+    def check_version(request: Request) -> None:
+        version = request.headers.get(VERSION_HEADER)
+        settings = state.settings
+        if version is not None and version in settings.retired_api_versions:
+            raise errors.sunset_version(version, settings.api_versions[-1])
+        if version not in settings.api_versions:
+            raise errors.unsupported_version(version)
 
-    return [
-        counted(state, "/users/me", endpoint("read:self", _me), ["GET"]),
-        counted(state, "/followers", endpoint("read:fan", _paged(catalog.followers)), ["GET"]),
-        counted(state, "/chats", endpoint("read:chat", _paged(catalog.chats)), ["GET"]),
-    ]
+    def authenticate(request: Request) -> tuple[str, str, tuple[str, ...]]:
+        try:
+            creator, claims = state.authenticate_access(request.headers.get("authorization"))
+        except OAuthError as exc:
+            raise errors.unauthorized(exc.description) from exc
+        scopes = claims.get("scp", [])
+        return creator.uuid, str(claims.get("client_id")), tuple(map(str, scopes))
+
+    def agency_world(operation: Operation, caller: str, path: dict[str, Any]) -> str:
+        """The uuid of the world the call acts on (the managed creator's for mirrors)."""
+        if not operation.agency:
+            return caller
+        if not state.worlds.is_agency(caller):
+            raise errors.forbidden("agency access required")
+        target = path.get(CREATOR_PARAM)
+        if target is None:
+            return caller
+        if not state.worlds.manages(caller, str(target)):
+            if 404 in operation.errors:
+                raise errors.not_found("Creator not found")
+            raise errors.forbidden("creator is not managed by this agency")
+        return str(target)
+
+    async def serve(request: Request) -> Response:
+        fault = await injected_fault(state.faults, "api")
+        if fault is not None:
+            return fault
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        path_text = raw_path.decode("latin-1").split("?", 1)[0]
+        found = spec.resolve(request.method, path_text)
+        if found is None:
+            return JSONResponse(
+                {"message": f"Cannot {request.method} {request.url.path}"}, status_code=404
+            )
+        operation, raw_params = found
+        state.count_call(f"{operation.method} {operation.path}")
+        headers: dict[str, str] = {}
+        try:
+            check_version(request)
+            caller, client_id, scopes = authenticate(request)
+            bucket = f"{client_id}:{caller}"
+            if CREATOR_PARAM in raw_params:
+                bucket += f":{raw_params[CREATOR_PARAM]}"
+            allowed, headers = state.take_rate_limit(bucket)
+            if not allowed:
+                raise errors.rate_limited(headers)
+            missing = [scope for scope in operation.scopes if scope not in scopes]
+            if missing:
+                raise errors.forbidden(f"insufficient scope: {' '.join(missing)} required")
+            path = params.path_params(operation, raw_params)
+            query = params.query_params(operation, list(request.query_params.multi_items()))
+            body = params.json_body(
+                operation, await request.body(), request.headers.get("content-type", "")
+            )
+            with state.worlds.lock:
+                target = agency_world(operation, caller, path)
+                call = Call(
+                    operation=operation,
+                    path=path,
+                    query=query,
+                    body=body,
+                    caller=caller,
+                    worlds=state.worlds,
+                    world=state.worlds.world(target),
+                    base_url=str(request.base_url).rstrip("/"),
+                    settings=state.settings,
+                )
+                result = HANDLERS[operation.operation_id](call)
+        except errors.ApiError as exc:
+            return _error(exc, headers)
+        return _success(operation, result, headers)
+
+    return [Route("/{path:path}", serve, methods=METHODS)]

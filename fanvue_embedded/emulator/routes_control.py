@@ -10,7 +10,9 @@
                                                             session_token_ttl, code_ttl,
                                                             rate_limit, rate_window,
                                                             standard_flow_creator (uuid|handle),
-                                                            standard_flow_decision
+                                                            standard_flow_decision,
+                                                            api_versions, retired_api_versions,
+                                                            upload_ready_seconds
 ``GET /_emulator/creators``                                 list, each with its ``consent`` flag
 ``POST /_emulator/creators``                                {handle, displayName?, consent?} → 201
 ``PUT|DELETE /_emulator/creators/{uuid}/consent``           grant / revoke (revoking kills chains)
@@ -102,15 +104,26 @@ def control_routes(state: EmulatorState) -> list[Route]:
             "code_ttl": (1, True),
             "rate_limit": (1, True),
             "rate_window": (1, True),
+            "upload_ready_seconds": (0, False),
         }
+        versions = ("api_versions", "retired_api_versions")
         body = await v.json_object(
             request,
-            allowed=(*numbers, "rotation_mode", "standard_flow_creator", "standard_flow_decision"),
+            allowed=(
+                *numbers,
+                *versions,
+                "rotation_mode",
+                "standard_flow_creator",
+                "standard_flow_decision",
+            ),
         )
         changes: dict[str, Any] = {}
         for name, (minimum, integer) in numbers.items():
             if name in body:
                 changes[name] = v.number(name, body[name], minimum=minimum, integer=integer)
+        for name in versions:
+            if name in body:
+                changes[name] = v.text_list(name, body[name], allow_empty=name != "api_versions")
         if "rotation_mode" in body:
             changes["rotation_mode"] = v.choice(
                 "rotation_mode", body["rotation_mode"], ROTATION_MODES

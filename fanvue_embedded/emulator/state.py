@@ -22,6 +22,8 @@ from . import tokens
 from .config import BASE_SCOPES, EmulatorConfig
 from .faults import Faults
 from .records import AuthorizationCode, Chain, Counters, Creator, RefreshRecord, creator_uuid
+from .world.model import Owner
+from .world.registry import Worlds
 
 SEED_CREATORS = (
     ("luna.rivers", "Luna Rivers", True),
@@ -86,10 +88,16 @@ class Settings:
     rate_limit: int
     rate_window: int
     standard_flow_creator: str | None
+    api_versions: tuple[str, ...]
+    retired_api_versions: tuple[str, ...]
+    upload_ready_seconds: float = 2.0
     standard_flow_decision: str = "approve"
 
     def view(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        view = dict(self.__dict__)
+        view["api_versions"] = list(self.api_versions)
+        view["retired_api_versions"] = list(self.retired_api_versions)
+        return view
 
 
 WEBHOOK_HISTORY = 50
@@ -132,14 +140,17 @@ class EmulatorState:
             rate_limit=config.rate_limit,
             rate_window=config.rate_window,
             standard_flow_creator=creator_uuid("luna.rivers") if config.seed_creators else None,
+            api_versions=tuple(config.api_versions),
+            retired_api_versions=tuple(config.sunset_versions),
         )
+        self.worlds = Worlds(config.seed, self.now, self._owner)
         self.used_session_tokens: set[str] = set()
         self.codes: dict[str, AuthorizationCode] = {}
         self.chains: dict[str, Chain] = {}
         self.refresh_tokens: dict[str, RefreshRecord] = {}
         self.access_jtis: dict[str, set[str]] = {}
         self.revoked_jtis: set[str] = set()
-        self.rate_windows: dict[tuple[str, str], tuple[float, int]] = {}
+        self.rate_windows: dict[str, tuple[float, int]] = {}
         self.counters = Counters()
 
     def reset(self) -> None:
@@ -175,6 +186,12 @@ class EmulatorState:
             if self.find_creator(handle) is not None:
                 raise ValueError(f"creator {handle!r} exists")
             return self._add_creator(handle, display_name or handle, consent)
+
+    def _owner(self, user_uuid: str) -> Owner | None:
+        found = self.creators.get(user_uuid)
+        if found is None:
+            return None
+        return Owner(found.uuid, found.handle, found.display_name, found.email, found.is_creator)
 
     def find_creator(self, ref: str) -> Creator | None:
         """By uuid or by handle."""
@@ -490,18 +507,22 @@ class EmulatorState:
             self.revoked_jtis |= jtis
             return len(jtis)
 
-    def take_rate_limit(self, creator: str, client_id: str) -> tuple[bool, dict[str, str]]:
-        """Count one call in the (creator, client) fixed window; headers for the response."""
+    def take_rate_limit(self, bucket: str) -> tuple[bool, dict[str, str]]:
+        """Take one token from ``bucket`` (``clientId:userUuid[:creatorUserUuid]``).
+
+        The bucket refills fully every ``rate_window`` seconds, as Fanvue documents; the
+        result says whether the call may go ahead, plus the headers for its response.
+        """
         with self._lock:
             now = self.now()
             limit, window = self.settings.rate_limit, self.settings.rate_window
-            start, count = self.rate_windows.get((creator, client_id), (now, 0))
+            start, count = self.rate_windows.get(bucket, (now, 0))
             if now >= start + window:
                 start, count = now, 0
             allowed = count < limit
             if allowed:
                 count += 1
-            self.rate_windows[(creator, client_id)] = (start, count)
+            self.rate_windows[bucket] = (start, count)
             reset = start + window
             headers = {
                 "X-RateLimit-Limit": str(limit),
