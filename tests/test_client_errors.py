@@ -234,7 +234,7 @@ async def test_emulator_missing_scope_is_403(emulator: EmulatorHandle) -> None:
 
 async def test_emulator_unknown_resource_is_404(api: FanvueClient) -> None:
     with pytest.raises(errors.NotFoundError) as info:
-        await api.call("getPostByUuid", path={"uuid": str(uuid.uuid4())})
+        await api.call("listMessages", path={"userUuid": str(uuid.uuid4())})
     assert str(info.value)
     assert info.value.error is None
 

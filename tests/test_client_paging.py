@@ -61,8 +61,10 @@ async def test_page_list_walked_to_the_end(
 async def test_page_list_by_operation_id_with_path_params(
     emulator: EmulatorHandle, api: FanvueClient
 ) -> None:
-    seed_world(emulator, followers=45)
-    creator = emulator.creator_uuid()
+    # luna.rivers is an agency managing max.stone: the /creators/{uuid}/... mirror lists his.
+    emulator.control("PUT", "/creators/luna.rivers/agency", json={"manages": ["max.stone"]})
+    seed_world(emulator, "max.stone", followers=45)
+    creator = emulator.creator_uuid("max.stone")
     by_path = await collect(api.paginate(f"/creators/{creator}/followers", page_size=20))
     by_id = await collect(
         api.paginate("listCreatorFollowers", path={"creatorUserUuid": creator}, page_size=20)
