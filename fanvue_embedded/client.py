@@ -17,6 +17,7 @@ return a token other than the rejected one (refreshing if nobody else has yet).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -252,8 +253,10 @@ class FanvueClient:
         pages = walk(
             fetch, plan, f"GET {concrete}", encoded, max_items=max_items, max_pages=max_pages
         )
-        async for item in pages:
-            yield item
+        async with contextlib.aclosing(pages):
+            async for items in pages:
+                for item in items:
+                    yield item
 
     def _list_operation(
         self, target: str, path: Mapping[str, object] | None

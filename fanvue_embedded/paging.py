@@ -14,7 +14,7 @@ of the wrong shape is a ``ProtocolError`` too, never a silent stop after page 1.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,11 +89,12 @@ async def walk(
     *,
     max_items: int | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
-) -> AsyncIterator[Any]:
-    """Yield every item of the list, page by page, up to ``max_items``.
+) -> AsyncGenerator[list[Any], None]:
+    """Yield the list page by page (each page's items), ``max_items`` in all at most.
 
     ``fetch(query)`` performs one GET; ``what`` names the call in errors (method + path).
-    A ``page`` or ``cursor`` already in ``query`` is where the walk starts.
+    A ``page`` or ``cursor`` already in ``query`` is where the walk starts. Pages, not items,
+    are yielded: one async-generator hop per page keeps the walk's overhead per item at zero.
     """
     if max_items is not None and max_items < 0:
         raise ValueError(f"max_items must be 0 or more, got {max_items}")
@@ -106,11 +107,9 @@ async def walk(
     async with contextlib.aclosing(walker(fetch, plan, what, dict(query), max_pages)) as pages:
         async for items in pages:
             if left is not None and len(items) >= left:
-                for item in items[:left]:
-                    yield item
+                yield items[:left]
                 return
-            for item in items:
-                yield item
+            yield items
             if left is not None:
                 left -= len(items)
 
