@@ -236,15 +236,7 @@ class FanvueClient:
         plan = plan_for(operation)
         user_query = dict(params or {})
         user_query.update(query)
-        page_start = {
-            name: str(user_query.pop(name))
-            for name in (plan.page_param, plan.cursor_param)
-            if name is not None
-            and name not in operation.query_by_name
-            and user_query.get(name) is not None
-        }  # a start position for the lists whose paging parameters the spec leaves out
         encoded = encode_query(operation, user_query)
-        encoded.update(page_start)
         encoded.update(plan.size_query(page_size))
 
         async def fetch(page_query: Mapping[str, str]) -> Any:
