@@ -257,9 +257,10 @@ async def test_pagination_to_the_end(
 ) -> None:
     access, _ = await fresh_tokens(emulator, oauth, platform)
     async with FanvueClient(access, api_base_url=emulator.base_url) as api:
-        followers = [item async for item in api.paginate("/followers", page_size=10)]
-    assert len(followers) == 45
-    assert len({follower["uuid"] for follower in followers}) == 45
+        # /insights/earnings is cursor-paginated ({data, nextCursor}, size param): 60 rows.
+        rows = [item async for item in api.paginate("/insights/earnings", page_size=25)]
+    assert len(rows) == 60
+    assert len({row["transactionOrderId"] for row in rows}) == 60
 
 
 async def test_rate_limit_waits_out_retry_after(

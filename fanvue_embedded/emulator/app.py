@@ -13,6 +13,7 @@ from .records import Creator
 from .routes_api import api_routes
 from .routes_control import control_routes
 from .routes_oauth import oauth_routes
+from .routes_objects import object_routes
 from .routes_platform import platform_routes
 from .routes_world import world_routes
 from .state import EmulatorState
@@ -25,6 +26,7 @@ def _build(state: EmulatorState) -> Starlette:
         *oauth_routes(state),
         *control_routes(state),
         *world_routes(state),
+        *object_routes(state),
         *api_routes(state),  # last: it answers every other path (404 {message} if unknown)
     ]
     app = Starlette(routes=routes)

@@ -6,6 +6,8 @@
                                                        each count replaces that collection with N
                                                        deterministic items → the resulting counts
 ``GET /_emulator/creators/{ref}/agency``               ``{agency, manages: [uuid...]}``
+``GET /_emulator/creators/{ref}/world/{name}``         the keys of one collection, newest first
+                                                       (at most 100; e.g. ``media_links``)
 ``PUT /_emulator/creators/{ref}/agency``               ``{manages: [uuid|handle...]}``: make the
                                                        creator an agency managing those creators
 ``DELETE /_emulator/creators/{ref}/agency``            no longer an agency
@@ -36,6 +38,7 @@ from .world.registry import AppSubscription
 PREFIX = "/_emulator"
 Endpoint = Callable[[Request], Awaitable[Response]]
 SUBSCRIPTION_STATUSES = ("active", "pending", "cancelled", "none")
+UPSTREAM = ("ok", "failure", "unconfigured")
 OVERALL_STATUSES = ("notConfigured", "pendingSetup", "active", "withdrawn", "mixed", "unavailable")
 
 
@@ -70,6 +73,18 @@ def world_routes(state: EmulatorState) -> list[Route]:
         if any(value > generators.MAX_COUNT for value in counts.values()):
             raise v.FieldError(422, "body", f"counts must be at most {generators.MAX_COUNT}")
         return JSONResponse(worlds.reseed(found.uuid, counts))
+
+    async def world_keys(request: Request) -> Response:
+        found = creator(request.path_params["ref"])
+        name = request.path_params["name"]
+        with worlds.lock:
+            try:
+                keys = generators.keys(worlds.world(found.uuid), name)
+            except KeyError:
+                raise v.FieldError(
+                    404, "name", f"no collection {name!r}; one of {sorted(generators.GENERATORS)}"
+                ) from None
+        return JSONResponse({"keys": keys[:100], "count": len(keys)})
 
     async def get_agency(request: Request) -> Response:
         return JSONResponse(agency_view(creator(request.path_params["ref"])))
@@ -123,6 +138,7 @@ def world_routes(state: EmulatorState) -> list[Route]:
                 "cancelAtPeriodEnd",
                 "overallStatus",
                 "owner",
+                "upstream",
             ),
         )
         with worlds.lock:
@@ -145,6 +161,8 @@ def world_routes(state: EmulatorState) -> list[Route]:
                 current.overall_status = v.choice(
                     "overallStatus", body["overallStatus"], OVERALL_STATUSES
                 )
+            if "upstream" in body:
+                current.upstream = v.choice("upstream", body["upstream"], UPSTREAM)
             if "owner" in body:
                 ref = v.text("owner", body["owner"], optional=True)
                 current.owner = None if ref is None else creator(ref, "owner").uuid
@@ -168,6 +186,7 @@ def world_routes(state: EmulatorState) -> list[Route]:
     table: list[tuple[str, str, Endpoint]] = [
         ("GET", "/creators/{ref}/world", get_world),
         ("POST", "/creators/{ref}/world", seed_world),
+        ("GET", "/creators/{ref}/world/{name}", world_keys),
         ("GET", "/creators/{ref}/agency", get_agency),
         ("PUT", "/creators/{ref}/agency", put_agency),
         ("DELETE", "/creators/{ref}/agency", delete_agency),
@@ -204,4 +223,5 @@ def _app_view(app: AppSubscription) -> dict[str, Any]:
         "cancelAtPeriodEnd": app.cancel_at_period_end,
         "overallStatus": app.overall_status,
         "owner": app.owner,
+        "upstream": app.upstream,
     }

@@ -50,11 +50,18 @@ class Call:
         items: Sequence[Item],
         project: Callable[[Item], Item] | None = None,
         key_of: Callable[[Item], str] | None = None,
+        shape: Callable[[Item], Item] | None = None,
     ) -> dict[str, Any]:
-        """A paginated list in the operation's own style, each item projected and shaped."""
+        """A paginated list in the operation's own style, each item projected and shaped.
+
+        Only the page's items are projected and shaped, so a long list costs O(page size).
+        """
         key = key_of or (lambda item: str(item.get("uuid", item.get("name"))))
         chunk, envelope = paging.page_of(self.operation, self.query, items, key)
-        data = [self.shape_item(project(item) if project else item, key(item)) for item in chunk]
+        data = []
+        for item in chunk:
+            source = project(item) if project else item
+            data.append(shape(source) if shape else self.shape_item(source, key(item)))
         return {"data": data, **envelope}
 
     def require(self, found: Item | None, what: str) -> Item:
@@ -62,6 +69,14 @@ class Call:
         if found is None:
             raise errors.not_found(f"{what} not found")
         return found
+
+    def values(self, name: str) -> list[str]:
+        """A comma-separated query parameter as a list (already split by the validator)."""
+        raw = self.query.get(name)
+        if raw is None:
+            return []
+        parts = raw if isinstance(raw, list) else str(raw).split(",")
+        return list(dict.fromkeys(str(part).strip() for part in parts if str(part).strip()))
 
     def flag(self, name: str) -> bool:
         """A ``"true"``/``"false"`` query flag (defaults already applied)."""

@@ -107,18 +107,25 @@ def list_chats(call: Call) -> Any:
     )
 
 
-def _contactable(world: World, user_uuid: str) -> Item:
+def _contactable(world: World, user_uuid: str, unknown_is_404: bool) -> Item:
     person = world.person(user_uuid)
+    if person is None and unknown_is_404:
+        raise errors.not_found("User not found")
     if person is None or person["uuid"] == world.owner.uuid:
         raise errors.bad_request("This user cannot be contacted")
     return person
 
 
-def open_chat(world: World, user_uuid: str) -> Item:
-    """The chat with a contactable user, created (empty) when there is none."""
+def open_chat(call: Call, user_uuid: str) -> Item:
+    """The chat with a contactable user, created (empty) when there is none.
+
+    An unknown user is Fanvue's ContactabilityError (400 ``{message}``), or 404 where the
+    operation documents one (the agency mirrors).
+    """
+    world = call.world
     chat = world.chats.get(user_uuid)
     if chat is None:
-        _contactable(world, user_uuid)
+        _contactable(world, user_uuid, 404 in call.operation.errors)
         now = world.now_iso()
         chat = world.chats.add(
             {
@@ -136,7 +143,7 @@ def open_chat(world: World, user_uuid: str) -> Item:
 
 
 def create_chat(call: Call) -> Any:
-    open_chat(call.world, call.body["userUuid"])
+    open_chat(call, call.body["userUuid"])
     return call.shape({"message": "Chat created"})
 
 

@@ -90,10 +90,9 @@ def list_subscribers(call: Call) -> Any:
 
 def online_subscribers(call: Call) -> Any:
     online = [p for p in call.world.fans_with("subscriber") if p.get("isOnline")]
-    wanted = call.query.get("subscriberUuids")
+    wanted = set(call.values("subscriberUuids"))
     if wanted:
-        keep = {part.strip() for part in str(wanted).split(",")}
-        online = [p for p in online if p["uuid"] in keep]
+        online = [p for p in online if p["uuid"] in wanted]
     limit = int(call.query.get("limit", 1000))
     data = [call.shape_item(p) for p in online[:limit]]
     return {"count": len(online), "data": data}

@@ -25,6 +25,8 @@ const ui = {
   missing: $("app-url-missing"),
   webhookUrl: $("webhook-url"),
   webhookHistory: $("webhook-history"),
+  agencyStatus: $("agency-status"),
+  agencyToggle: $("agency-toggle"),
 };
 
 const state = {
@@ -193,6 +195,37 @@ async function setConsent(granted) {
   await openApp();
 }
 
+// -- agency: the selected creator manages every other creator, or nobody ------------------
+
+async function loadAgency() {
+  if (!state.creator) return;
+  const path = `/_emulator/creators/${encodeURIComponent(state.creator)}/agency`;
+  try {
+    state.agency = await api("GET", path);
+  } catch (err) {
+    showError(`Could not read the agency state: ${err.message}`);
+    return;
+  }
+  const managed = state.agency?.manages?.length ?? 0;
+  const isAgency = Boolean(state.agency?.agency);
+  ui.agencyStatus.textContent = isAgency ? `agency · manages ${managed}` : "not an agency";
+  ui.agencyStatus.dataset.approved = String(isAgency);
+  ui.agencyToggle.textContent = isAgency ? "Stop being an agency" : "Manage the other creators";
+}
+
+async function toggleAgency() {
+  if (!state.creator) return;
+  const path = `/_emulator/creators/${encodeURIComponent(state.creator)}/agency`;
+  const others = state.creators.filter((c) => c.uuid !== state.creator).map((c) => c.uuid);
+  try {
+    await api(state.agency?.agency ? "DELETE" : "PUT", path, state.agency?.agency ? undefined : { manages: others });
+  } catch (err) {
+    showError(`Could not change the agency state: ${err.message}`);
+    return;
+  }
+  await loadAgency();
+}
+
 function rememberCreatorInUrl() {
   const url = new URL(location.href);
   url.searchParams.set("creator", state.creator ?? "");
@@ -205,6 +238,7 @@ ui.select.addEventListener("change", () => {
   state.creator = ui.select.value;
   rememberCreatorInUrl();
   renderCreator();
+  loadAgency();
   openApp();
 });
 
@@ -217,6 +251,7 @@ ui.themeToggle.addEventListener("click", () => {
 });
 
 ui.approve.addEventListener("click", () => setConsent(true));
+ui.agencyToggle.addEventListener("click", () => toggleAgency());
 ui.revoke.addEventListener("click", () => setConsent(false));
 ui.reload.addEventListener("click", async () => {
   // Re-read the registration first so a PATCHed app_url takes effect without a page reload.
@@ -276,6 +311,7 @@ async function start() {
     state.sessionTokenTtl = settings?.session_token_ttl ?? null;
     renderApp();
     await loadCreators();
+    await loadAgency();
     await renderWebhookHistory().catch(() => {});
   } catch (err) {
     showError(`The emulator's control API did not answer: ${err.message}`);

@@ -28,7 +28,6 @@ def _person(world: World, kind: str, index: int, status: str | None) -> Item:
     first = FIRST_NAMES[index % len(FIRST_NAMES)]
     registered = rng.uniform(30, 900) * DAY
     since = rng.uniform(0, min(registered / DAY, 365)) * DAY
-    spent = rng.choice((0, 0, 500, 1500, 4000, 12_000, 60_000)) if status else 0
     person: Item = {
         "uuid": world.uuid_for(f"{kind}-{index}"),
         "handle": f"{first.lower()}.{kind}{index}",
@@ -36,11 +35,11 @@ def _person(world: World, kind: str, index: int, status: str | None) -> Item:
         "nickname": None,
         "avatarUrl": f"https://avatars.emulator.test/{kind}{index}.png" if index % 4 else None,
         "registeredAt": world.past(registered),
-        "isTopSpender": spent >= TOP_SPENDER_CENTS,
+        "isTopSpender": False,  # from the earnings rows: see recompute_spend
         "isCreator": False,
         "status": status,
         "_since": world.past(since),
-        "_spent": spent,
+        "_spent": 0,
         "isOnline": rng.random() < 0.2,
         "lastSeenAt": world.past(rng.uniform(0, 7) * DAY),
     }
@@ -62,6 +61,19 @@ def _replace_status(world: World, kind: str, status: str, count: int) -> None:
                 world.people.remove(person["uuid"])
     for index in range(count):
         world.people.add(_person(world, kind, index, status))
+    recompute_spend(world)
+
+
+def recompute_spend(world: World) -> None:
+    """Each fan's lifetime spend (``_spent``) and top-spender flag, from the earnings rows."""
+    totals: dict[str, int] = {}
+    for row in world.earnings:
+        user = row.get("user")
+        if user:
+            totals[user["uuid"]] = totals.get(user["uuid"], 0) + int(row["gross"])
+    for person in world.people:
+        person["_spent"] = totals.get(person["uuid"], 0)
+        person["isTopSpender"] = person["_spent"] >= TOP_SPENDER_CENTS
     world.people.touch()
 
 
@@ -111,17 +123,22 @@ def generate_messages(world: World, user_uuid: str) -> Store:
     """A chat's history: the last ``_unread`` messages are the fan's, still unread."""
     chat = world.chats.get(user_uuid)
     store = Store()
-    if chat is None:
+    if chat is None or not chat["_total"]:
         return store
     fan = world.person(user_uuid) or {"uuid": user_uuid, "handle": "unknown"}
     fan_ref = {"uuid": fan["uuid"], "handle": fan["handle"]}
     rng = world.rng(f"messages-{user_uuid}")
     total, unread = int(chat["_total"]), int(chat["_unread"])
+    media = [m for m in world.media.newest_first() if m["status"] == "ready"]
     last_seconds = seconds_before_anchor(chat["lastMessageAt"])
     for index in range(total):
         from_fan = index >= total - unread or index % 2 == 0
         ago = last_seconds + (total - 1 - index) * 3600.0
         tip = from_fan and rng.random() < 0.1
+        attached = (
+            media[rng.randrange(len(media))] if media and not from_fan and index % 3 == 1 else None
+        )
+        price = 800 if attached is not None and index % 2 else None
         store.add(
             {
                 "uuid": world.uuid_for(f"message-{user_uuid}-{index}"),
@@ -131,11 +148,13 @@ def generate_messages(world: World, user_uuid: str) -> Store:
                 "sender": fan_ref if from_fan else world.owner_ref(),
                 "recipient": world.owner_ref() if from_fan else fan_ref,
                 "isRead": not (from_fan and index >= total - unread),
-                "hasMedia": False,
-                "mediaType": None,
-                "mediaUuids": [],
-                "pricing": None,
-                "purchasedAt": None,
+                "hasMedia": attached is not None,
+                "mediaType": None if attached is None else attached["mediaType"],
+                "mediaUuids": [] if attached is None else [attached["uuid"]],
+                "pricing": None if price is None else {"USD": {"price": price}},
+                "purchasedAt": None
+                if price is None or rng.random() < 0.5
+                else world.past(ago - 600),
                 "sentByUserId": None,
             }
         )

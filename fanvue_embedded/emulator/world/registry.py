@@ -7,9 +7,9 @@ sees and leaves a consistent world even while a test pokes the registry from ano
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import generators
 from .model import Owner, World
@@ -29,7 +29,24 @@ class AppSubscription:
     cancel_at_period_end: bool = False
     overall_status: str = "active"
     owner: str | None = None  # creator uuid owning the app (subscription-status needs it)
-    pricing_plans: list[dict[str, Any]] = field(default_factory=list)
+    upstream: str = "ok"  # ok|failure|unconfigured: 502/503 from the subscription endpoints
+    plan_uuid: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.plan_uuid:
+            self.plan_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"plan:{self.app_uuid}"))
+
+
+@dataclass
+class Upload:
+    """One multipart upload: its media record and the parts PUT to the object store."""
+
+    upload_id: str
+    media_uuid: str
+    owner: str
+    parts: dict[int, str] = field(default_factory=dict)  # part number -> ETag
+    sizes: dict[int, int] = field(default_factory=dict)
+    completed: bool = False
 
 
 class Worlds:
@@ -43,12 +60,16 @@ class Worlds:
         self._worlds: dict[str, World] = {}
         self.agencies: dict[str, list[str]] = {}  # agency uuid -> managed creator uuids
         self.apps: dict[str, AppSubscription] = {}
+        self.uploads: dict[str, Upload] = {}
+        self.objects: dict[str, tuple[str, int]] = {}  # presigned token -> (upload, part)
 
     def reset(self) -> None:
         with self.lock:
             self._worlds.clear()
             self.agencies.clear()
             self.apps.clear()
+            self.uploads.clear()
+            self.objects.clear()
 
     def world(self, creator_uuid: str) -> World:
         """The creator's world, generated with the default counts on first use."""
@@ -60,6 +81,7 @@ class Worlds:
                     raise KeyError(creator_uuid)
                 found = World(owner=owner, seed=self._seed, now=self._now)
                 generators.populate(found, generators.DEFAULT_COUNTS)
+                generators.refresh_team(found, self.agencies.get(creator_uuid, []))
                 self._worlds[creator_uuid] = found
             return found
 
@@ -69,6 +91,20 @@ class Worlds:
             world = self.world(creator_uuid)
             generators.populate(world, counts)
             return generators.counts(world)
+
+    def put_object(self, token: str, data: bytes) -> str | None:
+        """Store one part's bytes (the emulator playing S3); its ETag, or None if unknown."""
+        import hashlib
+
+        with self.lock:
+            target = self.objects.get(token)
+            if target is None:
+                return None
+            upload = self.uploads[target[0]]
+            etag = f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
+            upload.parts[target[1]] = etag
+            upload.sizes[target[1]] = len(data)
+            return etag
 
     # -- agencies -------------------------------------------------------------------------
 
