@@ -240,9 +240,9 @@ async def test_emulator_unknown_resource_is_404(api: FanvueClient) -> None:
 
 
 async def test_emulator_duplicate_name_is_409(api: FanvueClient) -> None:
-    await api.call("createCustomList", json={"name": "VIP"})
+    await api.call("createCustomList", json={"name": "Client test list"})
     with pytest.raises(errors.ConflictError) as info:
-        await api.call("createCustomList", json={"name": "VIP"})
+        await api.call("createCustomList", json={"name": "Client test list"})
     assert info.value.status_code == 409
     assert str(info.value)
 
@@ -262,3 +262,13 @@ async def test_emulator_rate_limit_is_429_with_headers(
     assert error.reset is not None
     assert error.retry_after is not None
     assert 0 < error.retry_after <= 60
+
+
+async def test_emulator_bad_uuid_is_400_with_message(api: FanvueClient) -> None:
+    # request() sends as given (call() would refuse the malformed UUID before sending).
+    with pytest.raises(errors.BadRequestError) as info:
+        await api.get("/chats/not-a-uuid/messages")
+    assert info.value.errors == []
+    assert info.value.error is None
+    assert str(info.value)
+    assert info.value.path == "/chats/not-a-uuid/messages"
