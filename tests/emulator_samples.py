@@ -9,6 +9,7 @@ is fetched. ``request_for`` turns an operation into ``(path, query, body)``.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -228,7 +229,7 @@ def path_values(operation: Operation, ids: Ids, world: World) -> dict[str, Any]:
         elif name == "messageUuid":
             values[name] = ids.mass_message if "mass-messages" in path else ids.message
         else:
-            values[name] = {
+            lookups: dict[str, Callable[[], object]] = {
                 "templateUuid": lambda: ids.template,
                 "commentUuid": lambda: ids.comment,
                 "folderName": lambda: ids.folder,
@@ -237,7 +238,8 @@ def path_values(operation: Operation, ids: Ids, world: World) -> dict[str, Any]:
                 "partNumber": lambda: 1,
                 "userId": lambda: ids.team_member,
                 "appUuid": lambda: APP_UUID,
-            }[name]()
+            }
+            values[name] = lookups[name]()
     return values
 
 
@@ -288,7 +290,7 @@ def body_for(operation: Operation, ids: Ids, world: World) -> dict[str, Any] | N
         return None
     own = operation.operation_id
     lists = {"smartListUuids": ["subscribers"], "customListUuids": []}
-    samples: dict[str, Any] = {
+    samples: dict[str, Callable[[], dict[str, Any]]] = {
         "createCreatorInvite": lambda: {"email": "new.creator@example.test"},
         "createAgencyInvite": lambda: {"email": "new.member@example.test"},
         "updateTeamMember": lambda: {"creatorUuids": [world.max], "nickname": "Night shift"},

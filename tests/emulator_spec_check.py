@@ -8,7 +8,7 @@ reports every required field that is missing and every value of the wrong type, 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ def type_problem(kind: FieldType, value: Any) -> str | None:
     """Why ``value`` is not of ``kind`` (``None`` when it is)."""
     if value is None:
         return None if kind.optional else "is null but required"
-    checks = {
+    checks: dict[str, Callable[[Any], bool]] = {
         "string": lambda v: isinstance(v, str),
         "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
         "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),

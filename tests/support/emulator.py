@@ -51,3 +51,14 @@ class EmulatorHandle:
 
     def now(self) -> float:
         return float(self.control("GET", "/clock")["now"])
+
+    def seed_world(self, creator: str = "luna.rivers", **counts: int) -> dict[str, int]:
+        """Replace collections of the creator's API world with N deterministic items each
+        (``followers=10_000, chats=20, ...``); returns every collection's count."""
+        result: dict[str, int] = self.control("POST", f"/creators/{creator}/world", json=counts)
+        return result
+
+    def make_agency(self, agency: str = "luna.rivers", *managed: str) -> None:
+        """Make ``agency`` (uuid or handle) an agency managing ``managed`` (default: max.stone)."""
+        manages = list(managed or ("max.stone",))
+        self.control("PUT", f"/creators/{agency}/agency", json={"manages": manages})

@@ -36,7 +36,7 @@ def _profile(world: World) -> Item:
             "followersCount": len(world.fans_with("follower")),
             "subscribersCount": len(world.fans_with("subscriber")),
         },
-        "likesCount": sum(int(p.get("likesCount", 0)) for p in posts),
+        "likesCount": sum(len(world.likes.get(p["uuid"], ())) for p in posts),
     }
 
 
