@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from fanvue_embedded import errors
 from fanvue_embedded.client import FanvueClient
-from tests.support.api_access import access_token, api_calls, seed_world
+from tests.support.api_access import access_token, api_calls
 from tests.support.emulator import EmulatorHandle
 from tests.support.servers import serve_in_thread
 
@@ -49,7 +49,7 @@ def uuids(items: list[dict[str, Any]]) -> list[str]:
 async def test_page_list_walked_to_the_end(
     emulator: EmulatorHandle, api: FanvueClient, page_size: int | None
 ) -> None:
-    seed_world(emulator, followers=45)
+    emulator.seed_world(followers=45)
     followers = await collect(api.paginate("/followers", page_size=page_size))
     assert len(followers) == 45  # the old cursor-only walk stopped after page 1 (15 of 45)
     assert len(set(uuids(followers))) == 45
@@ -62,8 +62,8 @@ async def test_page_list_by_operation_id_with_path_params(
     emulator: EmulatorHandle, api: FanvueClient
 ) -> None:
     # luna.rivers is an agency managing max.stone: the /creators/{uuid}/... mirror lists his.
-    emulator.control("PUT", "/creators/luna.rivers/agency", json={"manages": ["max.stone"]})
-    seed_world(emulator, "max.stone", followers=45)
+    emulator.make_agency("luna.rivers", "max.stone")
+    emulator.seed_world("max.stone", followers=45)
     creator = emulator.creator_uuid("max.stone")
     by_path = await collect(api.paginate(f"/creators/{creator}/followers", page_size=20))
     by_id = await collect(
@@ -77,7 +77,7 @@ async def test_page_list_by_operation_id_with_path_params(
 async def test_page_list_ending_on_a_page_boundary(
     emulator: EmulatorHandle, api: FanvueClient, count: int, page_size: int
 ) -> None:
-    seed_world(emulator, followers=count)
+    emulator.seed_world(followers=count)
     before = api_calls(emulator)
     followers = await collect(api.paginate("/followers", page_size=page_size))
     assert len(set(uuids(followers))) == count
@@ -86,14 +86,14 @@ async def test_page_list_ending_on_a_page_boundary(
 
 
 async def test_empty_page_list(emulator: EmulatorHandle, api: FanvueClient) -> None:
-    seed_world(emulator, followers=0)
+    emulator.seed_world(followers=0)
     before = api_calls(emulator)
     assert await collect(api.paginate("/followers")) == []
     assert api_calls(emulator) - before == 1
 
 
 async def test_max_items_stops_early(emulator: EmulatorHandle, api: FanvueClient) -> None:
-    seed_world(emulator, followers=45, tracking_links=25)
+    emulator.seed_world(followers=45, tracking_links=25)
     before = api_calls(emulator)
     followers = await collect(api.paginate("/followers", page_size=10, max_items=12))
     assert len(followers) == 12
@@ -128,7 +128,7 @@ async def test_page_size_checked_against_the_spec_before_any_call(
 async def test_cursor_list_with_limit_walked_to_the_end(
     emulator: EmulatorHandle, api: FanvueClient, page_size: int | None
 ) -> None:
-    seed_world(emulator, tracking_links=25)
+    emulator.seed_world(tracking_links=25)
     links = await collect(api.paginate("/tracking-links", page_size=page_size))
     assert len(set(uuids(links))) == 25
 
@@ -137,7 +137,7 @@ async def test_cursor_list_with_limit_walked_to_the_end(
 async def test_cursor_list_with_size_walked_to_the_end(
     emulator: EmulatorHandle, api: FanvueClient, page_size: int | None
 ) -> None:
-    seed_world(emulator, earnings=60)
+    emulator.seed_world(earnings=60)
     earnings = await collect(api.paginate("getEarnings", page_size=page_size))
     assert len(earnings) == 60
     assert len({repr(sorted(item.items())) for item in earnings}) == 60
@@ -147,7 +147,7 @@ async def test_cursor_list_with_size_walked_to_the_end(
 async def test_cursor_list_ending_on_a_page_boundary_or_empty(
     emulator: EmulatorHandle, api: FanvueClient, count: int, page_size: int
 ) -> None:
-    seed_world(emulator, tracking_links=count)
+    emulator.seed_world(tracking_links=count)
     links = await collect(api.paginate("listTrackingLinks", page_size=page_size))
     assert len(set(uuids(links))) == count
 

@@ -1,4 +1,5 @@
-"""Access tokens and worlds for client tests: the real embedded flow against the emulator."""
+"""Access tokens for client tests (the real embedded flow against the emulator) and the
+emulator's count of Fanvue API calls."""
 
 from __future__ import annotations
 
@@ -40,11 +41,6 @@ async def access_token(
         await platform.aclose()
         await oauth.aclose()
     return tokens.access_token
-
-
-def seed_world(emulator: EmulatorHandle, creator: str = "luna.rivers", **counts: int) -> None:
-    """Give ``creator`` exactly ``counts`` of each list (``followers=45, tracking_links=25``)."""
-    emulator.control("POST", f"/creators/{emulator.creator_uuid(creator)}/world", json=counts)
 
 
 def api_calls(emulator: EmulatorHandle) -> int:
