@@ -3,6 +3,7 @@
 Starts its own redis-server (a free loopback port, no persistence) and its own emulator in a
 separate process, runs every benchmark in turn and writes the figures with machine info.
 ``--quick`` shrinks every trial count for a smoke run (its output is not commit-worthy).
+``--only NAME...`` runs just those benchmarks and merges their sections into the existing file.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from tests.support.emulator import EmulatorHandle
 from tests.support.redis_server import run_redis_server
 from tests.support.servers import free_port, spawn
 
-from . import exchange_latency, keepalive, lookup, memory, storm, throughput
+from . import exchange_latency, keepalive, lookup, memory, paging, storm, throughput
 from .common import BenchEnv, Section
-from .report import machine_info, render
+from .report import machine_info, merge, render
 
 Benchmark = Callable[[BenchEnv], Coroutine[Any, Any, Section]]
 
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "throughput": throughput.run,
     "keepalive": keepalive.run,
     "memory": memory.run,
+    "paging": paging.run,
 }
 
 
@@ -88,7 +90,13 @@ def main() -> int:
                 sections.append(section)
                 env.emulator.control("DELETE", "/faults")
     info = machine_info(started, load_start, os.getloadavg(), time.time() - started, args.quick)
-    Path(args.output).write_text(render(sections, info), encoding="utf-8")
+    output = Path(args.output)
+    if args.only and output.exists():
+        # A partial run keeps the other benchmarks' committed figures.
+        text = merge(output.read_text(encoding="utf-8"), sections, info)
+    else:
+        text = render(sections, info)
+    output.write_text(text, encoding="utf-8")
     print(f"bench: wrote {args.output} in {time.time() - started:.0f} s", flush=True)
     return 0 if all(section.met is not False for section in sections) else 1
 

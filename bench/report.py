@@ -1,4 +1,7 @@
-"""bench/RESULTS.md: machine info, a summary table, then each benchmark's figures."""
+"""bench/RESULTS.md: machine info, a summary table, then each benchmark's figures.
+
+A full run writes the file; an ``--only`` run merges its sections into the existing file.
+"""
 
 from __future__ import annotations
 
@@ -66,6 +69,54 @@ def machine_info(
     ]
 
 
+def _section_lines(section: Section) -> list[str]:
+    lines = [f"## {section.title}", "", f"Goal: {section.goal} — {verdict(section.met)}.", ""]
+    if section.rows:
+        lines += ["| figure | value |", "|---|---|"]
+        lines += [f"| {name} | {value} |" for name, value in section.rows]
+        lines.append("")
+    lines += [f"- {note}" for note in section.notes]
+    if section.notes:
+        lines.append("")
+    return lines
+
+
+def _summary_row(section: Section) -> str:
+    return f"| {section.title} | {section.goal} | {section.headline} | {verdict(section.met)} |"
+
+
+def merge(existing: str, sections: list[Section], info: list[tuple[str, str]]) -> str:
+    """``existing`` RESULTS.md with ``sections`` (an ``--only`` run) put in place of their old
+    versions, or appended; the other benchmarks' figures and the full run's header are kept.
+    Each merged section says when and under what load it was measured."""
+    lines = existing.rstrip("\n").split("\n")
+    run = "; ".join(f"{name} {value}" for name, value in info if name != "machine")
+    for section in sections:
+        section.notes.append(f"Measured in a separate `--only {section.key}` run: {run}.")
+        prefix = f"| {section.title} |"
+        summary = [i for i, line in enumerate(lines) if line.startswith(prefix)]
+        if summary:
+            lines[summary[0]] = _summary_row(section)
+        else:
+            start = lines.index("## Summary")
+            end = start + 1
+            while end < len(lines) and not lines[end].startswith("## "):
+                end += 1
+            last_row = max(i for i in range(start, end) if lines[i].startswith("|"))
+            lines.insert(last_row + 1, _summary_row(section))
+        heading = f"## {section.title}"
+        body = _section_lines(section)
+        if heading in lines:
+            start = lines.index(heading)
+            end = start + 1
+            while end < len(lines) and not lines[end].startswith("## "):
+                end += 1
+            lines[start:end] = body
+        else:
+            lines += ["", *body]
+    return "\n".join(line for line in lines).rstrip("\n") + "\n"
+
+
 def render(sections: list[Section], info: list[tuple[str, str]]) -> str:
     lines = [
         "# Benchmark results",
@@ -88,12 +139,5 @@ def render(sections: list[Section], info: list[tuple[str, str]]) -> str:
         "",
     ]
     for section in sections:
-        lines += [f"## {section.title}", "", f"Goal: {section.goal} — {verdict(section.met)}.", ""]
-        if section.rows:
-            lines += ["| figure | value |", "|---|---|"]
-            lines += [f"| {name} | {value} |" for name, value in section.rows]
-            lines.append("")
-        lines += [f"- {note}" for note in section.notes]
-        if section.notes:
-            lines.append("")
+        lines += _section_lines(section)
     return "\n".join(lines)

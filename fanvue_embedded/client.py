@@ -1,8 +1,13 @@
 """The Fanvue API, called for one creator.
 
 ``FanvueClient`` sends ``X-Fanvue-API-Version`` on every call, maps every non-2xx answer to a
-typed error, waits out a short ``Retry-After`` on 429, and — when given a token *provider*
-rather than a fixed token — answers one 401 with one forced refresh and one retry.
+typed error carrying what Fanvue said (``api_responses``), waits out a short ``Retry-After`` on
+429, and — when given a token *provider* rather than a fixed token — answers one 401 with one
+forced refresh and one retry.
+
+``call(operation_id, ...)`` reaches any of Fanvue's operations, checked against the spec
+before anything is sent (``api_params``); ``paginate`` walks either list style to the end
+(``paging``).
 
 A provider is any ``async (rejected: str | None) -> str``: ``TokenManager.provider(creator)``
 gives one backed by the refresh coordinator. When ``rejected`` is set, the provider must
@@ -12,87 +17,33 @@ return a token other than the rejected one (refreshing if nobody else has yet).
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
 
 from ._http import build_async_client, translate_transport_errors
-from .errors import (
-    APIError,
-    APIVersionGoneError,
-    BadRequestError,
-    ForbiddenError,
-    NotFoundError,
-    ProtocolError,
-    RateLimitedError,
-    UnauthorizedError,
-    UpstreamServerError,
+from .api_params import check_body, check_path_params, encode_query
+from .api_responses import (
+    RateLimit,
+    decode_success,
+    error_for,
+    parse_retry_after,
+    warn_if_deprecated,
 )
+from .errors import ProtocolError, RateLimitedError
 from .metrics import Metrics
 from .models import FanvueUser, system_clock
+from .paging import DEFAULT_MAX_PAGES, plan_for, walk
+from .spec import Operation, Spec, load_spec
 from .values import DEFAULT_API_VERSION
 
 __all__ = ["AccessTokenProvider", "FanvueClient", "RateLimit", "parse_retry_after"]
 
-_RATE_LIMIT_HEADERS = (
-    "X-RateLimit-Limit",
-    "X-RateLimit-Remaining",
-    "X-RateLimit-Reset",
-    "Retry-After",
-)
-_STATUS_ERRORS: Mapping[int, type[APIError]] = {
-    400: BadRequestError,
-    401: UnauthorizedError,
-    403: ForbiddenError,
-    404: NotFoundError,
-    410: APIVersionGoneError,
-}
-
 
 class AccessTokenProvider(Protocol):
     async def __call__(self, *, rejected: str | None = None) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """The rate-limit headers of the last response (None where absent or unparsable)."""
-
-    limit: int | None
-    remaining: int | None
-    reset: int | None
-
-    @classmethod
-    def from_headers(cls, headers: httpx.Headers) -> RateLimit:
-        def number(name: str) -> int | None:
-            value = headers.get(name)
-            try:
-                return int(value) if value is not None else None
-            except ValueError:
-                return None
-
-        return cls(
-            number("X-RateLimit-Limit"),
-            number("X-RateLimit-Remaining"),
-            number("X-RateLimit-Reset"),
-        )
-
-
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 class FanvueClient:
@@ -101,7 +52,7 @@ class FanvueClient:
     ``access_token`` is a fixed token (no refresh possible) or an ``AccessTokenProvider``.
     ``max_retry_after`` bounds how long a 429 is waited out in-line (at most
     ``rate_limit_retries`` times); longer waits raise ``RateLimitedError`` for the caller to
-    schedule.
+    schedule. ``spec`` defaults to the packaged Fanvue spec (``load_spec()``).
     """
 
     def __init__(
@@ -116,6 +67,7 @@ class FanvueClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = system_clock,
         metrics: Metrics | None = None,
+        spec: Spec | None = None,
     ) -> None:
         self._provider: AccessTokenProvider | None = None
         self._fixed_token: str | None = None
@@ -134,6 +86,7 @@ class FanvueClient:
         self._sleep = sleep
         self._clock = clock
         self._metrics = metrics or Metrics()
+        self.spec = spec or load_spec()
         self.last_rate_limit: RateLimit | None = None
 
     def __repr__(self) -> str:
@@ -150,28 +103,68 @@ class FanvueClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str | int] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
         json_body: Any = None,
     ) -> Any:
-        """Send one API call and return its decoded JSON body (``None`` for 204)."""
-        if not path.startswith("/"):
-            raise ValueError(f"path must start with '/', got {path!r}")
+        """Send one API call as given (no spec check) and return its decoded body.
+
+        JSON is parsed, ``text/plain`` is returned as text, 204 is ``None``. ``json`` is the
+        request body, as in httpx (``json_body`` is its older name).
+        """
+        if json_body is not None:
+            if json is not None:
+                raise ValueError("pass the request body as json= or json_body=, not both")
+            json = json_body
+        if not path.startswith("/") or "?" in path or "#" in path:
+            raise ValueError(f"path must start with '/' and carry no query, got {path!r}")
+        return await self._execute(method.upper(), path, params, json)
+
+    async def call(
+        self,
+        operation_id: str,
+        *,
+        path: Mapping[str, object] | None = None,
+        params: Mapping[str, object] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Call one of Fanvue's operations by ``operationId``, checked against the spec.
+
+        ``path`` fills the path parameters (all required, URL-encoded); ``params`` is the query
+        (``None`` values left out; booleans as ``"true"``/``"false"``, lists comma-separated);
+        ``json`` the body. An unknown operation, parameter or field, a missing one, or a value
+        outside the spec's type, bounds or allowed values raises ``ValueError`` naming it
+        before anything is sent. Returns parsed JSON, text for ``text/plain`` answers (the
+        upload part URL) and ``None`` for 204.
+        """
+        operation = self.spec.get(operation_id)
+        concrete = check_path_params(operation, path or {})
+        query = encode_query(operation, params)
+        check_body(operation, json)
+        return await self._execute(operation.method, concrete, query, json)
+
+    async def _execute(
+        self, method: str, path: str, params: Mapping[str, Any] | None, json: Any
+    ) -> Any:
         token = await self._token()
         refreshed = False
         rate_limited = 0
         while True:
-            response = await self._send(method, path, token, params, json_body)
+            response = await self._send(method, path, token, params, json)
             status = response.status_code
+            if 200 <= status < 300:
+                warn_if_deprecated(response, self.api_version)
+                return decode_success(response, method, path)
             if status == 401 and self._provider is not None and not refreshed:
                 # One forced refresh, one retry: the token may have expired early or been
                 # rotated out under us. A second 401 is a real refusal.
                 refreshed = True
                 token = await self._token(rejected=token)
                 continue
-            if status == 429:
-                retry_after = parse_retry_after(
-                    response.headers.get("Retry-After"), now=self._clock()
-                )
+            error = error_for(response, method, path, now=self._clock())
+            warn_if_deprecated(response, self.api_version, error)
+            if isinstance(error, RateLimitedError):
+                retry_after = error.retry_after
                 if (
                     retry_after is not None
                     and retry_after <= self._max_retry_after
@@ -180,20 +173,15 @@ class FanvueClient:
                     rate_limited += 1
                     await self._sleep(retry_after)
                     continue
-                raise RateLimitedError(
-                    "the Fanvue API rate limit was reached",
-                    retry_after=retry_after,
-                    rate_limit=self._rate_limit_headers(response),
-                )
-            return self._decode(response)
+            raise error
 
     async def _send(
         self,
         method: str,
         path: str,
         token: str,
-        params: Mapping[str, str | int] | None,
-        json_body: Any,
+        params: Mapping[str, Any] | None,
+        json: Any,
     ) -> httpx.Response:
         headers = {
             "Authorization": f"Bearer {token}",
@@ -206,48 +194,20 @@ class FanvueClient:
                     method,
                     self.api_base_url + path,
                     params=dict(params) if params else None,
-                    json=json_body,
+                    json=json,
                     headers=headers,
                 )
                 await response.aread()
         self.last_rate_limit = RateLimit.from_headers(response.headers)
         return response
 
-    @staticmethod
-    def _rate_limit_headers(response: httpx.Response) -> dict[str, str]:
-        return {
-            name: response.headers[name] for name in _RATE_LIMIT_HEADERS if name in response.headers
-        }
-
-    def _decode(self, response: httpx.Response) -> Any:
-        status = response.status_code
-        if status == 204:
-            return None
-        try:
-            data = json.loads(response.content) if response.content else None
-        except (ValueError, UnicodeDecodeError):
-            data = None
-        if 200 <= status < 300:
-            if data is None:
-                raise ProtocolError(f"Fanvue API answered {status} without a JSON body")
-            return data
-        if status >= 500:
-            raise UpstreamServerError(f"Fanvue API answered {status}", status_code=status)
-        error = data.get("error") if isinstance(data, dict) else None
-        error_class = _STATUS_ERRORS.get(status, APIError)
-        raise error_class(
-            f"Fanvue API answered {status}" + (f" ({error})" if isinstance(error, str) else ""),
-            status_code=status,
-            error=error if isinstance(error, str) else None,
-            rate_limit=self._rate_limit_headers(response),
-        )
-
-    async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """``GET path`` as given (no spec check); see :meth:`request`."""
         return await self.request("GET", path, params=params)
 
     async def get_current_user(self) -> FanvueUser:
         """``GET /users/me`` (scope ``read:self``)."""
-        data = await self.get("/users/me")
+        data = await self.call("getCurrentUser")
         try:
             return FanvueUser.from_api(data)
         except (KeyError, TypeError, AttributeError) as exc:
@@ -255,31 +215,57 @@ class FanvueClient:
 
     async def paginate(
         self,
-        path: str,
+        path_or_operation_id: str,
         *,
-        params: Mapping[str, str | int] | None = None,
+        path: Mapping[str, object] | None = None,
+        params: Mapping[str, object] | None = None,
         page_size: int | None = None,
+        max_items: int | None = None,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        **query: object,
     ) -> AsyncIterator[Any]:
-        """Yield every item of a cursor-paginated list (``data`` + ``nextCursor``) to the end."""
-        query: dict[str, str | int] = dict(params or {})
-        if page_size is not None:
-            query["size"] = page_size
-        seen: set[str] = set()
-        while True:
-            page = await self.get(path, query)
-            items = page.get("data") if isinstance(page, dict) else None
-            if not isinstance(items, list):
-                raise ProtocolError(f"GET {path} did not return a paginated list")
-            for item in items:
-                yield item
-            cursor = page.get("nextCursor")
-            if cursor is None:
-                return
-            if not isinstance(cursor, str) or not cursor or cursor in seen:
-                # A repeated cursor would loop forever; a non-string one is not a cursor.
-                raise ProtocolError(f"GET {path} returned an invalid nextCursor")
-            seen.add(cursor)
-            query["cursor"] = cursor
+        """Yield every item of a Fanvue list, fetching page after page to the end.
+
+        The list is an ``operationId`` (``"listCreatorFollowers"``, with ``path=`` for its
+        path parameters) or a concrete path (``"/followers"``). Its style — page/size with
+        ``hasMore``, or cursor with ``nextCursor`` — and its size parameter (``size`` or
+        ``limit``) come from the spec. ``page_size`` is checked against the spec's bounds
+        (1-50); ``max_items`` stops early; filters go in ``params`` or as keywords. A server
+        that loops (a cursor twice, a repeated page, more than ``max_pages``) raises
+        ``ProtocolError``.
+        """
+        operation, concrete = self._list_operation(path_or_operation_id, path)
+        plan = plan_for(operation)
+        user_query = dict(params or {})
+        user_query.update(query)
+        encoded = encode_query(operation, user_query)
+        encoded.update(plan.size_query(page_size))
+
+        async def fetch(page_query: Mapping[str, str]) -> Any:
+            return await self._execute("GET", concrete, page_query, None)
+
+        pages = walk(
+            fetch, plan, f"GET {concrete}", encoded, max_items=max_items, max_pages=max_pages
+        )
+        async with contextlib.aclosing(pages):
+            async for items in pages:
+                for item in items:
+                    yield item
+
+    def _list_operation(
+        self, target: str, path: Mapping[str, object] | None
+    ) -> tuple[Operation, str]:
+        if not target.startswith("/"):
+            operation = self.spec.get(target)
+            return operation, check_path_params(operation, path or {})
+        if path is not None:
+            raise ValueError("path= fills an operationId's path parameters, not a concrete path")
+        if "?" in target or "#" in target:
+            raise ValueError(f"pass the query as params=, not in the path: {target!r}")
+        resolved = self.spec.resolve("GET", target)
+        if resolved is None:
+            raise ValueError(f"no Fanvue operation serves GET {target}")
+        return resolved[0], target
 
     async def aclose(self) -> None:
         if self._owns_http:

@@ -21,6 +21,7 @@ differently::
     │       ├── UnauthorizedError            unauthorized          (401)
     │       ├── ForbiddenError               forbidden             (403: missing scope)
     │       ├── NotFoundError                not_found             (404)
+    │       ├── ConflictError                conflict              (409: duplicate name)
     │       └── APIVersionGoneError          api_version_gone      (410: version sunset)
     ├── ProtocolError                        protocol_error        "Fanvue broke the protocol"
     │   └── StateMismatchError               state_mismatch
@@ -44,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 __all__ = [
+    "APIDetails",
     "APIError",
     "APIVersionGoneError",
     "AppSessionError",
@@ -51,6 +53,7 @@ __all__ = [
     "ClientAuthenticationError",
     "ConcurrentRefreshError",
     "ConfigurationError",
+    "ConflictError",
     "ConsentRequired",
     "DecryptionError",
     "FanvueError",
@@ -166,8 +169,74 @@ class ClientAuthenticationError(OAuthError):
     code = "invalid_client"
 
 
-class APIError(RejectedError):
-    """A 4xx answer from the Fanvue API."""
+class APIDetails:
+    """What Fanvue said about a refused API call, shared by ``APIError`` and ``RateLimitedError``.
+
+    ``error``, ``errors`` and ``next_version`` are Fanvue's own body fields (``nextVersion`` on
+    410); ``method`` and ``path`` name the call (never the query string, never the token).
+    ``rate_limit`` holds the raw rate-limit headers; ``limit``, ``remaining``, ``reset`` (unix
+    seconds) and ``retry_after`` (seconds) are the same parsed, ``None`` where absent.
+    """
+
+    status_code: int
+    error: str | None
+    errors: list[str]
+    next_version: str | None
+    method: str | None
+    path: str | None
+    rate_limit: dict[str, str]
+    retry_after: float | None
+
+    def _set_details(
+        self,
+        *,
+        status_code: int,
+        error: str | None,
+        errors: list[str] | None,
+        next_version: str | None,
+        method: str | None,
+        path: str | None,
+        rate_limit: Mapping[str, str] | None,
+        retry_after: float | None,
+    ) -> None:
+        self.status_code = status_code
+        self.error = error
+        self.errors = list(errors or ())
+        self.next_version = next_version
+        self.method = method
+        self.path = path
+        self.rate_limit = dict(rate_limit or {})
+        self.retry_after = retry_after
+
+    def _header_int(self, name: str) -> int | None:
+        value = self.rate_limit.get(name)
+        try:
+            return int(value) if value is not None else None
+        except ValueError:
+            return None
+
+    @property
+    def limit(self) -> int | None:
+        """``X-RateLimit-Limit``: requests allowed per window."""
+        return self._header_int("X-RateLimit-Limit")
+
+    @property
+    def remaining(self) -> int | None:
+        """``X-RateLimit-Remaining``: requests left in this window."""
+        return self._header_int("X-RateLimit-Remaining")
+
+    @property
+    def reset(self) -> int | None:
+        """``X-RateLimit-Reset``: when the window refills (unix seconds)."""
+        return self._header_int("X-RateLimit-Reset")
+
+
+class APIError(APIDetails, RejectedError):
+    """A 4xx answer from the Fanvue API.
+
+    ``str()`` is Fanvue's ``message`` (or its ``errors`` joined, or its ``error``); the other
+    fields are in :class:`APIDetails`.
+    """
 
     code = "api_error"
 
@@ -177,15 +246,36 @@ class APIError(RejectedError):
         *,
         status_code: int,
         error: str | None = None,
+        errors: list[str] | None = None,
+        next_version: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
         rate_limit: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
-        self.status_code = status_code
-        self.error = error
-        self.rate_limit = dict(rate_limit or {})
+        self._set_details(
+            status_code=status_code,
+            error=error,
+            errors=errors,
+            next_version=next_version,
+            method=method,
+            path=path,
+            rate_limit=rate_limit,
+            retry_after=retry_after,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code}, method={self.method!r}, "
+            f"path={self.path!r}, error={self.error!r}, message={self.message!r})"
+        )
 
 
 class BadRequestError(APIError):
+    """400: an unsupported API version (``error``), invalid input (``errors``) or a refusal
+    such as a bad UUID or an uncontactable fan (``message``)."""
+
     code = "bad_request"
 
 
@@ -203,8 +293,15 @@ class NotFoundError(APIError):
     code = "not_found"
 
 
+class ConflictError(APIError):
+    """409: the name or label is already taken (custom lists, collections, vault folders)."""
+
+    code = "conflict"
+
+
 class APIVersionGoneError(APIError):
-    """410: the ``X-Fanvue-API-Version`` in use has been sunset."""
+    """410: the ``X-Fanvue-API-Version`` in use has been sunset; ``next_version`` names the
+    version to move to when Fanvue says."""
 
     code = "api_version_gone"
 
@@ -258,8 +355,11 @@ class ConcurrentRefreshError(TransientError):
     code = "concurrent_refresh"
 
 
-class RateLimitedError(TransientError):
-    """429 from the Fanvue API; ``retry_after`` in seconds when Fanvue said."""
+class RateLimitedError(APIDetails, TransientError):
+    """429 from the Fanvue API; ``retry_after`` in seconds when Fanvue said.
+
+    A transient error (wait and retry), carrying the same details as ``APIError``.
+    """
 
     code = "rate_limited"
 
@@ -269,10 +369,21 @@ class RateLimitedError(TransientError):
         *,
         retry_after: float | None,
         rate_limit: Mapping[str, str] | None = None,
+        error: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.retry_after = retry_after
-        self.rate_limit = dict(rate_limit or {})
+        self._set_details(
+            status_code=429,
+            error=error,
+            errors=None,
+            next_version=None,
+            method=method,
+            path=path,
+            rate_limit=rate_limit,
+            retry_after=retry_after,
+        )
 
 
 class RefreshInProgress(TransientError):

@@ -61,7 +61,9 @@ async def test_api_version_header_and_errors(emulator: EmulatorHandle, access: s
         with pytest.raises(errors.BadRequestError) as bad:
             await api.get_current_user()
     assert bad.value.status_code == 400
-    assert bad.value.error == "invalid_api_version"
+    # Fanvue's UnsupportedVersionError {error, message}: both kept (the strings are Fanvue's).
+    assert bad.value.error
+    assert str(bad.value) == bad.value.message
     async with FanvueClient(
         access, api_base_url=emulator.base_url, api_version="2024-01-01"
     ) as api:
@@ -137,11 +139,18 @@ async def test_pagination_to_the_end(emulator: EmulatorHandle, access: str) -> N
 async def test_pagination_passes_params_and_surfaces_page_errors(
     emulator: EmulatorHandle, access: str
 ) -> None:
+    calls_before = emulator.counters()["calls"].get("GET /followers", 0)
     async with FanvueClient(access, api_base_url=emulator.base_url) as api:
-        with pytest.raises(errors.BadRequestError):  # size 0 is out of the documented range
+        # Out of the documented range (1-50): refused before anything is sent.
+        with pytest.raises(ValueError, match="page_size"):
             _ = [item async for item in api.paginate("/followers", page_size=0)]
-        with pytest.raises(errors.BadRequestError):
+        # /followers is page-based: a cursor is not one of its parameters.
+        with pytest.raises(ValueError, match="cursor"):
             _ = [item async for item in api.paginate("/followers", params={"cursor": "zz"})]
+        # A page past the end is Fanvue's to answer: an empty page ends the walk.
+        late = [item async for item in api.paginate("/followers", params={"page": 999})]
+    assert late == []
+    assert emulator.counters()["calls"].get("GET /followers", 0) == calls_before + 1
 
 
 async def test_rate_limit_waits_out_retry_after(emulator: EmulatorHandle, access: str) -> None:
@@ -215,7 +224,8 @@ async def test_scope_missing_is_forbidden(
         with pytest.raises(errors.ForbiddenError) as info:
             await api.get_current_user()
         page = await api.get("/followers")
-    assert info.value.error == "insufficient_scope"
+    assert info.value.status_code == 403
+    assert info.value.error  # Fanvue's UnauthorizedResponse {error}
     assert isinstance(page["data"], list)
 
 
@@ -285,17 +295,12 @@ async def test_unusual_answers(script_url: str) -> None:
             await api.get("/html-error")
         with pytest.raises(errors.ProtocolError, match="malformed user"):
             await api.get_current_user()
-        with pytest.raises(errors.ProtocolError, match="paginated list"):
+        # paginate() knows lists from Fanvue's spec: a path it does not serve is named.
+        with pytest.raises(ValueError, match="/not-a-list"):
             _ = [item async for item in api.paginate("/not-a-list")]
-        looped: list[Any] = []
-        with pytest.raises(errors.ProtocolError, match="invalid nextCursor"):
-            await drain(api.paginate("/looping"), into=looped)
-        with pytest.raises(errors.ProtocolError, match="invalid nextCursor"):
-            _ = [item async for item in api.paginate("/numeric-cursor")]
     assert type(teapot.value) is errors.APIError  # no narrower class for 418
     assert teapot.value.status_code == 418
     assert teapot.value.error is None
-    assert looped == [1, 1]  # the repeated cursor is caught on its second appearance
 
 
 async def test_bad_arguments_are_refused() -> None:

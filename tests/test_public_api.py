@@ -9,7 +9,8 @@ import fanvue_embedded
 
 FROZEN = {
     "APIError", "APIVersionGoneError", "AppSessionError", "AppSessionManager", "BadRequestError",
-    "ClientAuthenticationError", "ConcurrentRefreshError", "ConfigurationError", "ConsentRequired",
+    "ClientAuthenticationError", "ConcurrentRefreshError", "ConfigurationError", "ConflictError",
+    "ConsentRequired",
     "DecryptionError", "ExchangeResult", "FanvueClient", "FanvueError", "FanvueUser",
     "ForbiddenError", "GenerationConflict", "InvalidSessionToken", "Keyring", "MemoryTokenStore",
     "NotFoundError", "OAuthClient", "OAuthError", "PlatformClient", "ProtocolError", "RateLimit",

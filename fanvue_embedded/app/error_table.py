@@ -30,6 +30,7 @@ from ..errors import (
     ClientAuthenticationError,
     ConcurrentRefreshError,
     ConfigurationError,
+    ConflictError,
     ConsentRequired,
     DecryptionError,
     FanvueError,
@@ -127,6 +128,7 @@ ERROR_TABLE: Mapping[type[FanvueError], HTTPAnswer] = MappingProxyType(
         UnauthorizedError: _REJECTED,
         ForbiddenError: _REJECTED,
         NotFoundError: _REJECTED,
+        ConflictError: _REJECTED,
         APIVersionGoneError: HTTPAnswer(
             _REJECTED.status, _REJECTED.error, _REJECTED.message, logging.ERROR
         ),
