@@ -13,6 +13,7 @@ import httpx
 
 from ._http import build_async_client
 from ._redis import redis_from_url
+from .attempts import FailureLimiter
 from .config import Settings
 from .crypto import Keyring
 from .ephemeral import EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore
@@ -46,6 +47,7 @@ class Services:
     sessions: AppSessionManager
     exchange: SessionExchange
     tokens: TokenManager
+    exchange_failures: FailureLimiter
     clock: Clock
     metrics: Metrics
     owns_http: bool = field(default=False, repr=False)
@@ -135,6 +137,12 @@ def build_services(
             metrics=metrics,
         ),
         tokens=tokens,
+        exchange_failures=FailureLimiter(
+            ephemeral,
+            limit=settings.exchange_failure_limit,
+            window=settings.exchange_failure_window,
+            name="exchange-failures",
+        ),
         clock=clock,
         metrics=metrics,
         owns_http=owns_http,

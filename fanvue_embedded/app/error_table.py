@@ -46,6 +46,7 @@ from ..errors import (
     StateMismatchError,
     StoreError,
     StoreUnavailable,
+    TooManyFailedAttempts,
     TransientError,
     UnauthorizedError,
     UpstreamServerError,
@@ -141,6 +142,13 @@ ERROR_TABLE: Mapping[type[FanvueError], HTTPAnswer] = MappingProxyType(
         ConcurrentRefreshError: _UPSTREAM_DOWN,
         RateLimitedError: HTTPAnswer(
             429, "rate_limited", "Fanvue's rate limit was reached; retry after the given delay."
+        ),
+        # Our own limit on failed session exchanges per client address (same code and header).
+        TooManyFailedAttempts: HTTPAnswer(
+            429,
+            "rate_limited",
+            "Too many failed attempts; retry after the given delay.",
+            logging.INFO,
         ),
         RefreshInProgress: _SERVICE_DOWN,
         StoreUnavailable: HTTPAnswer(

@@ -27,6 +27,7 @@ from ..webhooks import (
     verify_signature,
 )
 from .error_table import fanvue_error_response
+from .json_body import json_depth_exceeds
 from .openapi import error_answer, operation
 from .responses import error_response, json_response
 from .services import services_of
@@ -81,7 +82,7 @@ def webhook_route(
         },
         answers={
             "200": {"description": "Accepted (or a duplicate, ignored)."},
-            "400": error_answer("invalid_request"),
+            "400": error_answer("invalid_request, invalid_json"),
             "413": error_answer("payload_too_large"),
         },
         errors=(WebhookVerificationError, StoreUnavailable),
@@ -113,6 +114,9 @@ def webhook_route(
             # attacker) gets the table's one answer, 401 invalid_signature.
             return fanvue_error_response(exc, "webhook")
 
+        if json_depth_exceeds(body):  # the parser recurses per level: bound it first
+            services.metrics.webhook_deliveries.labels("invalid_event").inc()
+            return error_response(400, "invalid_json", "the JSON is nested too deeply")
         try:
             event = parse_event(body)
         except ProtocolError as exc:
