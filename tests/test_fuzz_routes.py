@@ -66,6 +66,9 @@ def _nested(depth: int, opener: str) -> bytes:
     return (opener * depth + inner + closer * depth).encode()
 
 
+# Past Python's recursion limit (~1000 levels) and inside the exchange's 8 KiB.
+DEEP = st.builds(_nested, st.sampled_from([1100, 2000, 4000]), st.sampled_from(["[", '{"a":']))
+
 BODIES: st.SearchStrategy[bytes | None] = st.one_of(
     st.none(),
     st.binary(max_size=200),
@@ -76,7 +79,12 @@ BODIES: st.SearchStrategy[bytes | None] = st.one_of(
         st.sampled_from(["eyJhbGciOiJub25lIn0.e30.x", ""]),
         JSON_VALUES,
     ),
-    st.builds(_nested, st.integers(min_value=1, max_value=6000), st.sampled_from(["[", '{"a":'])),
+    st.builds(
+        _nested,
+        # Around the limit (32), past Python's recursion limit (~1000), up to the size limits.
+        st.sampled_from([31, 32, 33, 1100, 2000, 4000, 6000]) | st.integers(1, 6000),
+        st.sampled_from(["[", '{"a":']),
+    ),
     st.builds(
         lambda kind, data: json.dumps({"type": kind, "data": data}).encode(),
         st.sampled_from(["tip", "new-follower", "message", "unknown.kind", ""]),
@@ -139,6 +147,11 @@ def fuzz_requests(routes: dict[str, list[str]]) -> st.SearchStrategy[FuzzRequest
         for name in ("X-Request-ID", "X-CSRF-Token", "X-Fanvue-Signature", "Cookie", "Accept"):
             if draw(st.booleans()):
                 headers[name] = draw(st.text(PRINTABLE, max_size=60))
+        body = draw(BODIES)
+        if route in JSON_ROUTES and not draw(st.integers(0, 4)):
+            # The parser's worst case, where a body is parsed: often enough to be met every run.
+            body = draw(DEEP)
+            headers["Content-Type"] = "application/json"
         session = draw(st.sampled_from(["none", "valid", "junk"]))
         if session == "junk":
             headers["Authorization"] = draw(st.text(PRINTABLE, max_size=80))
@@ -148,7 +161,7 @@ def fuzz_requests(routes: dict[str, list[str]]) -> st.SearchStrategy[FuzzRequest
             path=path,
             query=draw(st.dictionaries(ANY_TEXT, ANY_TEXT, max_size=4)),
             headers=headers,
-            body=draw(BODIES),
+            body=body,
             session=session,
             signed=draw(st.booleans()),
         )
@@ -233,6 +246,9 @@ def test_hypothesis_fuzz_every_route(emulator: EmulatorHandle, redis_url: str) -
                 )
             except (httpx.LocalProtocolError, httpx.InvalidURL, UnicodeEncodeError):
                 return None  # the client refused to send it: nothing reached the app
+            except httpx.TransportError as exc:  # the server dropped us: as bad as a 5xx
+                tally.server_errors.append(f"{request.method} {request.path} -> {exc!r}")
+                return None
 
         check = _checker(tally, send, current, mint)
         try:
