@@ -292,6 +292,34 @@ async def test_successes_and_local_refusals_do_not_count(emulator: EmulatorHandl
         await app.state.fanvue.aclose()
 
 
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_counter_is_a_fixed_window(kind: str, request: pytest.FixtureRequest) -> None:
+    clock = Clock()
+    store: MemoryEphemeralStore | RedisEphemeralStore
+    if kind == "memory":
+        store = MemoryEphemeralStore(clock=clock)
+    else:
+        store = RedisEphemeralStore.from_url(request.getfixturevalue("redis_standalone_url"))
+    try:
+        assert await store.expires_in("n") is None
+        assert [await store.increment("n", 60) for _ in range(3)] == [1, 2, 3]
+        first = await store.expires_in("n")
+        assert first is not None
+        assert 0 < first <= 60
+        # Later increments (even with another TTL) keep the first one's expiry.
+        assert await store.increment("n", 3600) == 4
+        later = await store.expires_in("n")
+        assert later is not None
+        assert later <= first
+        assert await store.get("n") == b"4"
+        if kind == "memory":
+            clock.offset = 61
+            assert await store.expires_in("n") is None
+            assert await store.increment("n", 60) == 1  # a new window
+    finally:
+        await store.aclose()
+
+
 def test_address_buckets() -> None:
     assert address_bucket("203.0.113.7") == "203.0.113.7"
     # One IPv6 client owns a /64: every address in it is one counter.
