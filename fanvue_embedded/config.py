@@ -171,6 +171,14 @@ def _parse_float(variable: str, value: str, *, minimum: float) -> float:
     return number
 
 
+def _parse_count(variable: str, value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigurationError(
+            f"{variable} must be a whole number of at least 1, got {value!r}.", variable=variable
+        )
+    return int(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the service and the library need, validated.
@@ -200,6 +208,11 @@ class Settings:
     embed_path: str = "/embedded"
     refresh_leeway: float = 60.0
     cors_allowed_origins: tuple[str, ...] = ()
+    # Failed session exchanges allowed per client address per window (README "Security").
+    exchange_failure_limit: int = 20
+    exchange_failure_window: float = 300.0
+    # Extra origins the page may load images (avatars) from: CSP img-src.
+    image_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         production = self.mode == "production"
@@ -267,6 +280,21 @@ class Settings:
                 "SESSION_TTL must be positive and SESSION_MAX_AGE at least SESSION_TTL.",
                 variable="SESSION_TTL",
             )
+        if self.exchange_failure_limit < 1 or self.exchange_failure_window <= 0:
+            raise ConfigurationError(
+                "EXCHANGE_FAILURE_LIMIT must be at least 1 and EXCHANGE_FAILURE_WINDOW positive.",
+                variable="EXCHANGE_FAILURE_LIMIT",
+            )
+        origins = [
+            _check_url("CSP_IMG_ORIGINS", origin, allow_http=allow_http)
+            for origin in self.image_origins
+        ]
+        if any(urlsplit(origin).path or "*" in origin for origin in origins):
+            raise ConfigurationError(
+                "CSP_IMG_ORIGINS entries must be origins (scheme://host[:port]), no path or '*'.",
+                variable="CSP_IMG_ORIGINS",
+            )
+        object.__setattr__(self, "image_origins", tuple(origins))
         if not self.token_encryption_keys and (production or self.redis_url is not None):
             raise ConfigurationError(
                 "TOKEN_ENCRYPTION_KEYS is required with Redis or in production mode; "
@@ -342,6 +370,7 @@ class Settings:
                 ("session_ttl", "SESSION_TTL", 1.0),
                 ("session_max_age", "SESSION_MAX_AGE", 1.0),
                 ("refresh_leeway", "TOKEN_REFRESH_LEEWAY", 0.0),
+                ("exchange_failure_window", "EXCHANGE_FAILURE_WINDOW", 1.0),
             )
             if (raw := get(variable)) is not None
         }
@@ -364,6 +393,10 @@ class Settings:
             public_url=public_url,
             embed_path=get("EMBED_PATH") or "/embedded",
             cors_allowed_origins=_split_list(get("CORS_ALLOWED_ORIGINS") or ""),
+            exchange_failure_limit=_parse_count(
+                "EXCHANGE_FAILURE_LIMIT", get("EXCHANGE_FAILURE_LIMIT") or "20"
+            ),
+            image_origins=_split_list(get("CSP_IMG_ORIGINS") or ""),
             **numbers,
         )
 

@@ -1,4 +1,4 @@
-"""Short-lived key/value storage with a TTL: app sessions, OAuth login state, webhook dedup.
+"""Short-lived key/value storage with a TTL: app sessions, webhook dedup, failure counters.
 
 Values are opaque bytes; callers encrypt or sign what needs it. ``take`` is an atomic
 read-and-delete, so a one-time value (an OAuth ``state``) can be consumed exactly once even when
@@ -43,7 +43,24 @@ class EphemeralStore(Protocol):
 
     async def delete(self, key: str) -> bool: ...
 
+    async def increment(self, key: str, ttl: float) -> int:
+        """Add one to the counter under ``key`` and return it; a new counter lives ``ttl``
+        seconds from its first increment (a fixed window: later increments keep its expiry)."""
+        ...
+
+    async def expires_in(self, key: str) -> float | None:
+        """Seconds until ``key`` expires; None if absent or expired."""
+        ...
+
     async def aclose(self) -> None: ...
+
+
+# INCR and its expiry in one step: a crash between the two can't leave a counter for ever.
+_INCREMENT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
 
 
 def _check_ttl(ttl: float) -> None:
@@ -119,6 +136,21 @@ class MemoryEphemeralStore:
         self._items.pop(key, None)
         return value is not None
 
+    async def increment(self, key: str, ttl: float) -> int:
+        _check_ttl(ttl)
+        value = self._live(key)
+        if value is None:
+            count, expiry = 1, self._clock() + ttl
+        else:
+            count, expiry = int(value) + 1, self._items[key][1]
+        self._items[key] = (str(count).encode(), expiry)
+        return count
+
+    async def expires_in(self, key: str) -> float | None:
+        if self._live(key) is None:
+            return None
+        return self._items[key][1] - self._clock()
+
     async def aclose(self) -> None:
         self._items.clear()
 
@@ -138,6 +170,7 @@ class RedisEphemeralStore:
         self._redis = redis
         self._prefix = f"{prefix}:e:"
         self._close_client = close_client
+        self._increment_script = redis.register_script(_INCREMENT)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "fve") -> RedisEphemeralStore:
@@ -175,6 +208,17 @@ class RedisEphemeralStore:
     async def delete(self, key: str) -> bool:
         async with translate_redis_errors():
             return bool(await self._redis.delete(self._key(key)))
+
+    async def increment(self, key: str, ttl: float) -> int:
+        _check_ttl(ttl)
+        async with translate_redis_errors():
+            count = await self._increment_script(keys=[self._key(key)], args=[_milliseconds(ttl)])
+        return int(count)
+
+    async def expires_in(self, key: str) -> float | None:
+        async with translate_redis_errors():
+            milliseconds = int(await self._redis.pttl(self._key(key)))
+        return milliseconds / 1000 if milliseconds >= 0 else None
 
     async def aclose(self) -> None:
         if self._close_client:

@@ -30,6 +30,7 @@ differently::
     │   ├── UpstreamServerError              upstream_error        (5xx)
     │   ├── ConcurrentRefreshError           concurrent_refresh    (Hydra: please retry)
     │   ├── RateLimitedError                 rate_limited          (429)
+    │   │   └── TooManyFailedAttempts        too_many_failed_attempts (our exchange limit)
     │   ├── RefreshInProgress                refresh_in_progress   (another worker holds the lock)
     │   └── StoreUnavailable                 store_unavailable     (Redis down)
     │       └── StoreFull                    store_full            (Redis refuses writes: OOM)
@@ -71,6 +72,7 @@ __all__ = [
     "StoreError",
     "StoreFull",
     "StoreUnavailable",
+    "TooManyFailedAttempts",
     "TransientError",
     "UnauthorizedError",
     "UpstreamServerError",
@@ -384,6 +386,17 @@ class RateLimitedError(APIDetails, TransientError):
             rate_limit=rate_limit,
             retry_after=retry_after,
         )
+
+
+class TooManyFailedAttempts(RateLimitedError):
+    """This client failed too many session exchanges recently; ``retry_after`` in seconds.
+
+    Our own limit, not Fanvue's: it keeps junk tokens from spending upstream calls."""
+
+    code = "too_many_failed_attempts"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, retry_after=retry_after)
 
 
 class RefreshInProgress(TransientError):

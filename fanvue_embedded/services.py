@@ -27,6 +27,7 @@ import httpx
 
 from ._http import build_async_client
 from ._redis import RedisClient, redis_from_url
+from .attempts import FailureLimiter
 from .config import Settings
 from .crypto import Keyring
 from .ephemeral import EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore
@@ -62,6 +63,7 @@ class _Parts:
     sessions: AppSessionManager
     exchange: SessionExchange
     tokens: TokenManager
+    exchange_failures: FailureLimiter
     webhooks: WebhookBackend
     owned: tuple[_Closeable, ...] = ()
     closer: AsyncGenerator[None, None] | None = field(default=None, repr=False)
@@ -187,6 +189,10 @@ class Services:
     @property
     def tokens(self) -> TokenManager:
         return self._parts().tokens
+
+    @property
+    def exchange_failures(self) -> FailureLimiter:
+        return self._parts().exchange_failures
 
     @property
     def webhooks(self) -> WebhookBackend:
@@ -383,6 +389,12 @@ def _assemble(
             metrics=metrics,
         ),
         tokens=tokens,
+        exchange_failures=FailureLimiter(
+            ephemeral,
+            limit=settings.exchange_failure_limit,
+            window=settings.exchange_failure_window,
+            name="exchange-failures",
+        ),
         webhooks=webhooks,
         owned=owned,
     )

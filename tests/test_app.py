@@ -143,7 +143,7 @@ async def test_exchange_stores_tokens_and_returns_no_fanvue_token(
         (
             {"content": b"{not json", "headers": {"content-type": "application/json"}},
             400,
-            "invalid_request",
+            "invalid_json",
         ),
         ({"json": ["token"]}, 400, "invalid_request"),
         ({"json": {}}, 400, "invalid_request"),
@@ -154,7 +154,7 @@ async def test_exchange_stores_tokens_and_returns_no_fanvue_token(
         (
             {"content": b"\xff\xfe", "headers": {"content-type": "application/json"}},
             400,
-            "invalid_request",
+            "invalid_json",
         ),
     ],
 )
@@ -348,7 +348,8 @@ async def test_cookie_mode_with_csrf(emulator: EmulatorHandle) -> None:
         for attribute in ("Secure", "HttpOnly", "SameSite=None", "Partitioned", "Path=/"):
             assert attribute in cookie
         csrf = response.json()["csrfToken"]
-        token = response.json()["session"]
+        assert "session" not in response.json()  # cookie mode: never in the body
+        token = cookie.split(";")[0].partition("=")[2]
         cookies = {"__Host-fve": token}
         client = harness.client
         client.cookies.update(cookies)

@@ -4,7 +4,7 @@ A route wrapped with ``authenticated`` receives a ``CreatorContext`` — the cre
 Fanvue API client acting for them and the token manager — or the request is answered with
 401 before the handler runs. A ``FanvueError`` from the handler is answered through the one
 error table (``error_table``), like everywhere else. A renewed session rides back in
-``X-Updated-Session`` (and in the cookie, in cookie mode).
+``X-Updated-Session`` (bearer mode) or in the cookie (cookie mode: never in a header).
 """
 
 from __future__ import annotations
@@ -87,21 +87,22 @@ def _bearer(request: Request) -> str | None:
 
 
 async def verify_request_session(request: Request) -> AppSession:
-    """The request's app session (bearer first, then the cookie), or ``AppSessionError``."""
+    """The request's app session, or ``AppSessionError``.
+
+    Bearer mode reads ``Authorization: Bearer``. Cookie mode (``SESSION_COOKIE_NAME`` set)
+    reads the cookie only: no script ever holds the session there, so an ``Authorization``
+    header is ignored and cannot stand in for the cookie's CSRF check.
+    """
     services = services_of(request)
     cookie_name = services.settings.session_cookie_name
-    token = _bearer(request)
-    from_cookie = False
-    if token is None and cookie_name:
-        token = request.cookies.get(cookie_name)
-        from_cookie = token is not None
+    token = request.cookies.get(cookie_name) if cookie_name else _bearer(request)
     if not token:
         raise AppSessionError("no app session presented")
     session = await services.sessions.verify(token)
     # A cookie rides along on cross-site requests by itself, so unsafe methods must prove
     # they come from our page: the CSRF token is only known to the page's JavaScript.
     if (
-        from_cookie
+        cookie_name
         and request.method not in _SAFE_METHODS
         and not services.sessions.check_csrf(session.session_id, request.headers.get(CSRF_HEADER))
     ):
@@ -110,16 +111,15 @@ async def verify_request_session(request: Request) -> AppSession:
 
 
 def renewal_headers(request: Request, session: AppSession) -> list[tuple[str, str]]:
-    """The response headers that hand a renewed session back (none when it was not renewed)."""
+    """The response headers that hand a renewed session back (none when it was not renewed):
+    the cookie in cookie mode (never a script-visible header), ``X-Updated-Session`` else."""
     if session.renewed is None:
         return []
     services = services_of(request)
-    headers = [(UPDATED_SESSION_HEADER, session.renewed.token)]
     cookie_name = services.settings.session_cookie_name
-    if cookie_name and request.cookies.get(cookie_name):
-        cookie = session_cookie(cookie_name, session.renewed, services.clock())
-        headers.append(("Set-Cookie", cookie))
-    return headers
+    if cookie_name:
+        return [("Set-Cookie", session_cookie(cookie_name, session.renewed, services.clock()))]
+    return [(UPDATED_SESSION_HEADER, session.renewed.token)]
 
 
 def attach_renewal(request: Request, response: Response, session: AppSession) -> None:

@@ -48,6 +48,7 @@ from ..errors import (
     StoreError,
     StoreFull,
     StoreUnavailable,
+    TooManyFailedAttempts,
     TransientError,
     UnauthorizedError,
     UpstreamServerError,
@@ -144,6 +145,13 @@ ERROR_TABLE: Mapping[type[FanvueError], HTTPAnswer] = MappingProxyType(
         ConcurrentRefreshError: _UPSTREAM_DOWN,
         RateLimitedError: HTTPAnswer(
             429, "rate_limited", "Fanvue's rate limit was reached; retry after the given delay."
+        ),
+        # Our own limit on failed session exchanges per client address (same code and header).
+        TooManyFailedAttempts: HTTPAnswer(
+            429,
+            "rate_limited",
+            "Too many failed attempts; retry after the given delay.",
+            logging.INFO,
         ),
         RefreshInProgress: _SERVICE_DOWN,
         StoreUnavailable: HTTPAnswer(

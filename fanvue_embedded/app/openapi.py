@@ -159,10 +159,8 @@ def default_operation(endpoint: object) -> Operation:
 
 
 def _security(settings: Settings) -> list[dict[str, list[str]]]:
-    requirements: list[dict[str, list[str]]] = [{"bearerSession": []}]
-    if settings.session_cookie_name:
-        requirements.append({"cookieSession": []})
-    return requirements
+    # One mode at a time: cookie mode accepts the cookie only (app.auth).
+    return [{"cookieSession": []}] if settings.session_cookie_name else [{"bearerSession": []}]
 
 
 def _path_parameters(path: str, described: Operation, integers: Collection[str]) -> list[Any]:
@@ -250,15 +248,15 @@ def openapi_document(settings: Settings, routes: Sequence[BaseRoute]) -> dict[st
 
 
 def _components(settings: Settings) -> dict[str, Any]:
-    schemes: dict[str, Any] = {
-        "bearerSession": {
+    schemes: dict[str, Any] = {}
+    if not settings.session_cookie_name:
+        schemes["bearerSession"] = {
             "type": "http",
             "scheme": "bearer",
             "bearerFormat": "app session (<base64 JSON>.<HMAC-SHA256>)",
             "description": "The app session from POST /api/fanvue/session. No Fanvue token.",
         }
-    }
-    if settings.session_cookie_name:
+    else:
         schemes["cookieSession"] = {
             "type": "apiKey",
             "in": "cookie",

@@ -9,12 +9,13 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from ..config import Settings
 from .openapi import operation
 from .security import content_security_policy, origin_of, page_headers
 from .services import services_of
 from .urls import mount_prefix
 
-__all__ = ["THEMES", "embed_page", "frontend_directory", "theme_from_query"]
+__all__ = ["THEMES", "embed_page", "frontend_directory", "image_origins", "theme_from_query"]
 
 THEMES = ("light", "dark")
 DEFAULT_THEME = "light"
@@ -36,6 +37,14 @@ def _template() -> str:
 
 def theme_from_query(value: str | None) -> str:
     return value if value in THEMES else DEFAULT_THEME
+
+
+def image_origins(settings: Settings) -> tuple[str, ...]:
+    """Where the page may load images from besides itself: the Fanvue API's and platform's
+    origins (where profile data comes from) and ``CSP_IMG_ORIGINS`` (the avatar host: Fanvue
+    does not document it)."""
+    derived = (origin_of(settings.api_base_url), settings.platform_origin)
+    return tuple(dict.fromkeys((*derived, *settings.image_origins)))
 
 
 @operation(
@@ -64,8 +73,5 @@ async def embed_page(request: Request) -> Response:
         .replace("__API_BASE__", html.escape(root, quote=True))
         .replace("__SESSION_MODE__", "cookie" if settings.session_cookie_name else "bearer")
     )
-    csp = content_security_policy(
-        settings.platform_origin,
-        image_origins=(origin_of(settings.api_base_url), settings.platform_origin, "https:"),
-    )
+    csp = content_security_policy(settings.platform_origin, image_origins=image_origins(settings))
     return HTMLResponse(body, headers=page_headers(csp))

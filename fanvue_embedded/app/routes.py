@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
+from ..attempts import address_bucket
 from ..errors import (
     AppSessionError,
     FanvueError,
+    InvalidSessionToken,
     ProtocolError,
     RejectedError,
     StoreError,
@@ -26,55 +27,18 @@ from .auth import (
     verify_request_session,
 )
 from .error_table import fanvue_error_response
+from .json_body import BadRequest, read_json_object
 from .openapi import PROFILE_REF, error_answer, json_answer, operation
 from .responses import error_response, json_response
 from .services import services_of
 
 __all__ = ["healthz", "logout", "me", "metrics", "readyz", "session_exchange"]
 
-MAX_JSON_BODY = 8 * 1024
-
-
-class BadRequest(Exception):
-    """Malformed input: answered ``status_code`` ``{"error", "message"}``, never a 500."""
-
-    def __init__(self, status_code: int, error: str, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.error = error
-        self.message = message
-
-
-async def read_json_object(request: Request, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
-    """The request body as a JSON object, bounded in size; ``BadRequest`` otherwise."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise BadRequest(415, "unsupported_media_type", "send application/json")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise BadRequest(413, "payload_too_large", f"the body is limited to {limit} bytes")
-    body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > limit:
-                raise BadRequest(413, "payload_too_large", f"the body is limited to {limit} bytes")
-    except ClientDisconnect as exc:
-        raise BadRequest(400, "invalid_request", "the request body was cut off") from exc
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(400, "invalid_request", "the body is not valid JSON") from exc
-    if not isinstance(data, dict):
-        raise BadRequest(400, "invalid_request", "the body must be a JSON object")
-    return data
-
-
 # Everything the exchange (and the standard flow's callback) can meet on the way to Fanvue and
 # the store: refusals (401/403/502), protocol breaks (502), outages and rate limits (502/429/503).
 EXCHANGE_ERRORS = (RejectedError, ProtocolError, TransientError, StoreError)
 _INPUT_ERRORS = {
-    "400": error_answer("invalid_request"),
+    "400": error_answer("invalid_request, invalid_json"),
     "413": error_answer("payload_too_large"),
     "415": error_answer("unsupported_media_type"),
 }
@@ -91,9 +55,12 @@ _TOKEN_BODY = {
 }
 _SESSION_ANSWER = {
     "type": "object",
-    "required": ["session", "expiresAt", "creator"],
+    "required": ["expiresAt", "creator"],
     "properties": {
-        "session": {"type": "string", "description": "The app session."},
+        "session": {
+            "type": "string",
+            "description": "The app session (bearer mode; in cookie mode it is only in the cookie).",
+        },
         "expiresAt": {"type": "integer", "description": "Unix seconds."},
         "creator": PROFILE_REF,
         "csrfToken": {"type": "string", "description": "Cookie mode only."},
@@ -118,23 +85,30 @@ async def session_exchange(request: Request) -> Response:
     token = body.get("token")
     if not isinstance(token, str) or not token:
         return error_response(400, "invalid_request", "'token' must be a non-empty string")
+    address = address_bucket(request.client.host if request.client else None)
     try:
-        result = await services.exchange.exchange(token)
+        # An address that failed too often is refused before it costs an upstream call.
+        await services.exchange_failures.check(address)
+        try:
+            result = await services.exchange.exchange(token)
+        except InvalidSessionToken:  # a junk or stale token: count it against the address
+            await services.exchange_failures.record_failure(address)
+            raise
         issued = await services.sessions.issue(result.user.uuid)
     except FanvueError as exc:
-        # The one table decides: an unusable token 401, no consent 403, the store down 503,
-        # anything else Fanvue-side 502. The detail goes to our log only.
+        # The one table decides: an unusable token 401, no consent 403, too many failures 429,
+        # the store down 503, anything else Fanvue-side 502. The detail goes to our log only.
         services.metrics.session_exchanges.labels(exc.code).inc()
         return fanvue_error_response(exc, "POST /api/fanvue/session")
     services.metrics.session_exchanges.labels("ok").inc()
-    content: dict[str, Any] = {
-        "session": issued.token,
-        "expiresAt": int(issued.expires_at),
-        "creator": result.user.public_profile(),
-    }
+    content: dict[str, Any] = {"expiresAt": int(issued.expires_at)}
     cookie_name = services.settings.session_cookie_name
     if cookie_name:
+        # Cookie mode: the session rides in the HttpOnly cookie only, out of scripts' reach.
         content["csrfToken"] = issued.csrf_token
+    else:
+        content["session"] = issued.token
+    content["creator"] = result.user.public_profile()
     response = json_response(content)
     if cookie_name:
         set_session_cookie(response, cookie_name, issued, services.clock())

@@ -17,8 +17,12 @@ def content_security_policy(frame_ancestors: str, image_origins: Iterable[str] =
     """No inline script or style; only our own origin for scripts, styles and fetches.
 
     ``frame_ancestors`` is the Fanvue platform origin: only Fanvue may embed the page.
+    Images: our own origin and the named ``image_origins`` (avatars), never a wildcard.
     """
-    images = " ".join(["'self'", "data:", *dict.fromkeys(image_origins)])
+    origins = [origin for origin in dict.fromkeys(image_origins) if origin != "'self'"]
+    if any("*" in origin or ":" not in origin for origin in origins):
+        raise ValueError("image origins must be scheme://host[:port] without wildcards")
+    images = " ".join(["'self'", *origins])
     return "; ".join(
         [
             "default-src 'none'",

@@ -27,6 +27,7 @@ from ..webhooks import (
     verify_delivery,
 )
 from .error_table import fanvue_error_response
+from .json_body import json_depth_exceeds
 from .openapi import error_answer, operation
 from .responses import error_response, json_response
 from .services import services_of
@@ -82,7 +83,7 @@ def webhook_route(
         },
         answers={
             "200": {"description": "Accepted (or a duplicate, ignored)."},
-            "400": error_answer("invalid_request"),
+            "400": error_answer("invalid_request, invalid_json"),
             "413": error_answer("payload_too_large"),
         },
         errors=(WebhookVerificationError, StoreUnavailable),
@@ -121,6 +122,10 @@ def webhook_route(
                 StoreUnavailable("webhook subscription secrets unreadable"),
                 f"webhook: subscription secrets unreadable ({exc.code})",
             )
+
+        if json_depth_exceeds(body):  # the parser recurses per level: bound it first
+            services.metrics.webhook_deliveries.labels("invalid_event").inc()
+            return error_response(400, "invalid_json", "the JSON is nested too deeply")
 
         header_type = request.headers.get(TYPE_HEADER) or None
         try:

@@ -73,12 +73,13 @@ class EmbeddedStack:
 
 @contextlib.contextmanager
 def run_embedded_stack(
-    redis_url: str | None = None, webhooks: Any = None
+    redis_url: str | None = None, webhooks: Any = None, extra_env: dict[str, str] | None = None
 ) -> Iterator[EmbeddedStack]:
     """The ``dev`` setup on real sockets; Redis-backed when ``redis_url`` is given.
 
     ``webhooks`` is an optional ``WebhookRegistry`` for the app (the emulator always sends its
-    events to the app's ``/webhooks/fanvue``, as ``dev`` registers it)."""
+    events to the app's ``/webhooks/fanvue``, as ``dev`` registers it). ``extra_env`` adds
+    variables to the app's settings (e.g. ``SESSION_COOKIE_NAME``)."""
     from fanvue_embedded.app import create_app
     from fanvue_embedded.cli import dev_environment
     from fanvue_embedded.config import Settings
@@ -89,6 +90,7 @@ def run_embedded_stack(
     # localhost vs 127.0.0.1: two different sites, as Fanvue and the app are.
     platform_url = f"http://localhost:{emulator_port}"
     env = dev_environment(app_url=app_url, platform_url=platform_url, redis_url=redis_url)
+    env.update(extra_env or {})
     settings = Settings.from_env(env)
     embed_url = f"{app_url}{settings.embed_path}"
     emulator_app = create_emulator_app(

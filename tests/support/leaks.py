@@ -129,6 +129,9 @@ class SecurityFigures:
     fuzz_inputs: int = 0
     fuzz_5xx: int = 0
     fuzz_ran: bool = False
+    hypothesis_inputs: int = 0
+    hypothesis_5xx: int = 0
+    hypothesis_ran: bool = False
     log_lines: int = 0
     log_leaks: list[Leak] = field(default_factory=list)
     log_scanned: bool = False
@@ -140,6 +143,11 @@ class SecurityFigures:
         self.fuzz_ran = True
         self.fuzz_inputs += inputs
         self.fuzz_5xx += server_errors
+
+    def record_hypothesis_fuzz(self, inputs: int, server_errors: int) -> None:
+        self.hypothesis_ran = True
+        self.hypothesis_inputs += inputs
+        self.hypothesis_5xx += server_errors
 
     def record_redis_scan(self, keys: int, leaks: list[str]) -> None:
         self.redis_scans += 1
@@ -153,6 +161,11 @@ class SecurityFigures:
         lines: list[str] = []
         if self.fuzz_ran:
             lines.append(f"security: fuzz inputs={self.fuzz_inputs} 5xx={self.fuzz_5xx}")
+        if self.hypothesis_ran:
+            lines.append(
+                f"security: hypothesis fuzz inputs={self.hypothesis_inputs} "
+                f"5xx={self.hypothesis_5xx}"
+            )
         if self.log_scanned:
             lines.append(
                 f"security: log leak scan lines={self.log_lines} leaks={len(self.log_leaks)}"
