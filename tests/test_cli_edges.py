@@ -160,7 +160,7 @@ def test_dev_host_binds_both_servers_there(tmp_path: Path) -> None:
 
 
 def test_dev_default_keeps_platform_and_app_on_two_sites() -> None:
-    from fanvue_embedded.cli import dev_urls
+    from fanvue_embedded.devserver import dev_urls
 
     assert dev_urls("127.0.0.1", 8000, 9000) == ("http://127.0.0.1:8000", "http://localhost:9000")
     assert dev_urls("0.0.0.0", 8000, 9000) == ("http://127.0.0.1:8000", "http://localhost:9000")
