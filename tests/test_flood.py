@@ -126,7 +126,8 @@ async def test_unauthenticated_flood_does_not_grow_redis(
         env = dev_environment(
             app_url=base_url,
             platform_url=emulator.base_url,
-            environ={"REDIS_URL": redis_url, "TOKEN_ENCRYPTION_KEYS": keys},
+            redis_url=redis_url,
+            encryption_keys=keys,
         )
         env["OAUTH_REDIRECT_URI"] = DEV_REDIRECT_URI  # what the session's emulator registered
         env["LOG_LEVEL"] = "WARNING"

@@ -130,7 +130,11 @@ async def test_standard_flow_under_the_prefix(hosted: Hosted, emulator: Emulator
         assert replay.status_code == 400
         assert replay.json()["error"] == "invalid_state"
         assert f"{prefix}/oauth/login" in replay.json()["message"]
-    assert await hosted.fanvue_app.state.fanvue.store.load(emulator.creator_uuid()) is not None
+    services = hosted.fanvue_app.state.fanvue
+    try:
+        assert await services.store.load(emulator.creator_uuid()) is not None
+    finally:
+        await services.aclose()  # the parts this test's own loop made; the server's are its own
 
 
 async def test_host_routes_authenticate_through_the_mounted_service(
