@@ -15,7 +15,10 @@ class EmulatorHandle:
     base_url: str
 
     def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        with httpx.Client(base_url=self.base_url, timeout=10) as client:
+        if method != "GET" and "json" not in kwargs:
+            # The emulator refuses state-changing control calls that are not JSON.
+            kwargs.setdefault("headers", {"Content-Type": "application/json"})
+        with httpx.Client(base_url=self.base_url, timeout=30) as client:
             response = client.request(method, f"/_emulator{path}", **kwargs)
         response.raise_for_status()
         return response.json() if response.content else None

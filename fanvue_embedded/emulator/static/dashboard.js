@@ -40,9 +40,10 @@ const state = {
 
 async function api(method, path, body) {
   const init = { method, headers: { Accept: "application/json" }, cache: "no-store" };
-  if (body !== undefined) {
+  if (method !== "GET") {
+    // The emulator refuses state-changing control calls that are not JSON (guard.py).
     init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.body = JSON.stringify(body ?? {});
   }
   const response = await fetch(path, init);
   let data = null;
