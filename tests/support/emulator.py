@@ -74,15 +74,11 @@ class EmulatorHandle:
         import secrets
         from urllib.parse import quote_plus
 
-        from fanvue_embedded._devdefaults import (
-            DEV_CLIENT_ID,
-            DEV_CLIENT_SECRET,
-            DEV_REDIRECT_URI,
-        )
+        from fanvue_embedded._devdefaults import DEV_CLIENT_ID, DEV_CLIENT_SECRET
 
+        app = self.control("GET", "/app")
         if extra_scopes:
-            scopes = self.control("GET", "/app")["scopes"]
-            self.control("PATCH", "/app", json={"scopes": [*scopes, *extra_scopes]})
+            self.control("PATCH", "/app", json={"scopes": [*app["scopes"], *extra_scopes]})
         verifier = secrets.token_urlsafe(48)
         challenge = (
             base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
@@ -103,7 +99,7 @@ class EmulatorHandle:
                 data={
                     "grant_type": "authorization_code",
                     "code": code.json()["code"],
-                    "redirect_uri": DEV_REDIRECT_URI,
+                    "redirect_uri": app["redirect_uris"][0],
                     "code_verifier": verifier,
                 },
             )
