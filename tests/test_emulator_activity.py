@@ -446,8 +446,10 @@ def test_retries_follow_the_settings_and_every_attempt_is_listed(
 def test_impossible_actions_are_refused_and_send_nothing(
     emulator: EmulatorHandle, sink: Sink, path: str, body: dict[str, Any], status: int
 ) -> None:
+    before = emulator.control("GET", f"/creators/{LUNA}/world")
     response = httpx.post(f"{emulator.base_url}/_emulator/creators/{LUNA}/{path}", json=body)
     assert response.status_code == status, response.text
     assert set(response.json()) == {"error", "field", "error_description"}
     assert emulator.control("GET", "/webhooks") == {"deliveries": []}
     assert sink.at() == []
+    assert emulator.control("GET", f"/creators/{LUNA}/world") == before

@@ -220,10 +220,16 @@ def activity_routes(state: EmulatorState, deliveries: Deliveries) -> list[Route]
         async def endpoint(request: Request) -> Response:
             creator = creator_uuid(request)
             body = await v.json_object(request, allowed=allowed)
+            ref = request.path_params["fan"]
             with worlds.lock:
                 world = worlds.world(creator)
-                fan = activity.find_fan(world, request.path_params["fan"])
-                event = action(world, fan, body)
+                fan = activity.find_fan(world, ref)
+                try:
+                    event = action(world, fan, body)
+                except (v.FieldError, activity.ActivityError):
+                    if ref == "new":  # nothing happened: the newcomer never came
+                        world.people.remove(fan["uuid"])
+                    raise
             return await emit(event, creator)
 
         return endpoint
