@@ -21,7 +21,7 @@ MAX = "max.stone"
 
 def client_for(emulator: Emulator) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=emulator), base_url="http://emulator.test"
+        transport=httpx.ASGITransport(app=emulator), base_url="http://localhost"
     )
 
 
@@ -97,3 +97,7 @@ async def api_get(
     client: httpx.AsyncClient, path: str, access_token: str, **params: Any
 ) -> httpx.Response:
     return await client.get(path, headers={**VERSION, **bearer(access_token)}, params=params)
+
+
+JSON = {"Content-Type": "application/json"}
+"""State-changing control calls must be JSON (the emulator refuses others: ``guard.py``)."""

@@ -40,6 +40,8 @@ FUTURE = "2099-01-01T00:00:00.000Z"
 
 
 def control(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
+    if method != "GET" and "json" not in kwargs:
+        kwargs["headers"] = {"Content-Type": "application/json"}  # the emulator wants JSON
     response = client.request(method, f"/_emulator{path}", **kwargs)
     assert response.status_code < 300, (path, response.status_code, response.text)
     return response.json() if response.content else None

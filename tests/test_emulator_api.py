@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from fanvue_embedded.emulator import Emulator
-from tests.emulator_kit import LUNA, VERSION, api_get, bearer, client_for, tokens_for
+from tests.emulator_kit import JSON, LUNA, VERSION, api_get, bearer, client_for, tokens_for
 
 pytestmark = pytest.mark.anyio
 
@@ -91,7 +91,7 @@ async def test_force_expired_access_tokens(
     client: httpx.AsyncClient, emu: Emulator, access_token: str
 ) -> None:
     luna = emu.creator(LUNA).uuid
-    response = await client.post(f"/_emulator/creators/{luna}/expire-access-tokens")
+    response = await client.post(f"/_emulator/creators/{luna}/expire-access-tokens", headers=JSON)
     assert response.json() == {"expired": 1}
     assert (await api_get(client, "/users/me", access_token)).status_code == 401
 
@@ -160,7 +160,7 @@ async def test_rate_limit(client: httpx.AsyncClient, emu: Emulator, access_token
 
 async def test_rate_limit_is_per_creator(client: httpx.AsyncClient, emu: Emulator) -> None:
     await client.patch("/_emulator/settings", json={"rate_limit": 1})
-    await client.put(f"/_emulator/creators/{emu.creator('max.stone').uuid}/consent")
+    await client.put(f"/_emulator/creators/{emu.creator('max.stone').uuid}/consent", headers=JSON)
     luna = (await tokens_for(client, emu, LUNA))["access_token"]
     max_token = (await tokens_for(client, emu, "max.stone"))["access_token"]
     assert (await api_get(client, "/users/me", luna)).status_code == 200

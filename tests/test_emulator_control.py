@@ -23,6 +23,7 @@ from fanvue_embedded.emulator.__main__ import build_arg_parser, config_from_args
 from fanvue_embedded.emulator.records import creator_uuid
 from tests.emulator_kit import (
     AOB,
+    JSON,
     LUNA,
     api_get,
     authorize_on_behalf,
@@ -102,7 +103,7 @@ async def test_bad_patches_name_the_field(
 
 @pytest.mark.parametrize("content", [b"not json", b"[1, 2]"])
 async def test_non_object_bodies_are_400(client: httpx.AsyncClient, content: bytes) -> None:
-    response = await client.patch("/_emulator/settings", content=content)
+    response = await client.patch("/_emulator/settings", content=content, headers=JSON)
     assert response.status_code == 400
     assert response.json()["field"] == "body"
 
@@ -141,9 +142,11 @@ async def test_creators(client: httpx.AsyncClient) -> None:
 
 async def test_unknown_creator_is_404(client: httpx.AsyncClient) -> None:
     for method in ("PUT", "DELETE"):
-        response = await client.request(method, "/_emulator/creators/nobody/consent")
+        response = await client.request(method, "/_emulator/creators/nobody/consent", headers=JSON)
         assert response.status_code == 404
-    assert (await client.post("/_emulator/creators/nobody/expire-access-tokens")).status_code == 404
+    assert (
+        await client.post("/_emulator/creators/nobody/expire-access-tokens", headers=JSON)
+    ).status_code == 404
     response = await client.post("/_emulator/session-tokens", json={"creator": "nobody"})
     assert response.status_code == 404
     assert response.json()["field"] == "creator"
@@ -179,13 +182,13 @@ async def test_counters_count_calls_by_route_template(
     first = await tokens_for(client, emu)
     await refresh(client, first["refresh_token"])
     await api_get(client, "/users/me", first["access_token"])
-    await client.put(f"/_emulator/creators/{emu.creator(LUNA).uuid}/consent")
+    await client.put(f"/_emulator/creators/{emu.creator(LUNA).uuid}/consent", headers=JSON)
     counters = (await client.get("/_emulator/counters")).json()
     assert counters["calls"]["POST /oauth2/token"] == 2
     assert counters["calls"]["GET /users/me"] == 1
     assert counters["calls"]["PUT /_emulator/creators/{uuid}/consent"] == 1
     assert counters["refresh_requests"] == counters["rotations"] == 1
-    cleared = (await client.delete("/_emulator/counters")).json()
+    cleared = (await client.delete("/_emulator/counters", headers=JSON)).json()
     assert cleared["rotations"] == 0
     assert cleared["calls"] == {}
 
@@ -197,7 +200,7 @@ async def test_reset_restores_the_start_state(client: httpx.AsyncClient, emu: Em
     await client.patch("/_emulator/faults", json={"fail_next": {"api": 3}})
     await client.post("/_emulator/creators", json={"handle": "ivy.moon"})
     await client.post("/_emulator/clock", json={"advance": 50})
-    assert (await client.post("/_emulator/reset")).status_code == 200
+    assert (await client.post("/_emulator/reset", headers=JSON)).status_code == 200
     counters = (await client.get("/_emulator/counters")).json()
     assert counters["calls"] == {"GET /_emulator/counters": 1}
     assert counters["code_exchanges"] == 0

@@ -10,6 +10,7 @@ import pytest
 
 from fanvue_embedded.emulator import Emulator, EmulatorConfig
 from tests.emulator_kit import (
+    JSON,
     LUNA,
     api_get,
     authorize_on_behalf,
@@ -156,7 +157,7 @@ async def test_clearing_faults_releases_held_responses(
             if emu.counters["dropped_responses"]:
                 break
             await anyio.sleep(0.01)
-        await client.delete("/_emulator/faults")
+        await client.delete("/_emulator/faults", headers=JSON)
     assert results[0].status_code == 503
 
 

@@ -13,6 +13,7 @@ from fanvue_embedded._devdefaults import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_R
 from fanvue_embedded.emulator import Emulator, EmulatorConfig
 from fanvue_embedded.emulator.tokens import verify_jwt
 from tests.emulator_kit import (
+    JSON,
     LUNA,
     api_get,
     basic,
@@ -315,7 +316,9 @@ async def test_refresh_token_expires(client: httpx.AsyncClient, emu: Emulator) -
 async def test_revoking_consent_kills_the_chain(client: httpx.AsyncClient, emu: Emulator) -> None:
     first = await tokens_for(client, emu)
     luna = emu.creator(LUNA).uuid
-    assert (await client.delete(f"/_emulator/creators/{luna}/consent")).status_code == 200
+    assert (
+        await client.delete(f"/_emulator/creators/{luna}/consent", headers=JSON)
+    ).status_code == 200
     response = await refresh(client, first["refresh_token"])
     assert response.json()["error"] == "invalid_grant"
     assert emu.counters["chain_breaks_by_cause"] == {"consent_revoked": 1}

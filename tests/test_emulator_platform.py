@@ -9,7 +9,7 @@ import pytest
 
 from fanvue_embedded.emulator import Emulator
 from fanvue_embedded.emulator.tokens import s256, sign_jwt, verify_jwt
-from tests.emulator_kit import AOB, LUNA, MAX, authorize_on_behalf, bearer, client_for, pkce
+from tests.emulator_kit import AOB, JSON, LUNA, MAX, authorize_on_behalf, bearer, client_for, pkce
 
 pytestmark = pytest.mark.anyio
 
@@ -120,5 +120,5 @@ async def test_consent_required(client: httpx.AsyncClient, emu: Emulator) -> Non
     assert response.status_code == 403
     assert response.json()["error"] == "consent_required"
     # Granting consent in the platform makes the same (unconsumed) token work.
-    await client.put(f"/_emulator/creators/{emu.creator(MAX).uuid}/consent")
+    await client.put(f"/_emulator/creators/{emu.creator(MAX).uuid}/consent", headers=JSON)
     assert (await authorize_on_behalf(client, token, challenge)).status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.emulator_kit import JSON
 from tests.support.emulator import EmulatorHandle
 from tests.support.servers import free_port
 
@@ -28,7 +29,7 @@ def test_history_records_failures_and_clears(emulator: EmulatorHandle) -> None:
         assert [len(d["attempts"]) for d in deliveries] == [3, 1]
         assert [a["attempt"] for a in deliveries[0]["attempts"]] == [1, 2, 3]
         assert all(a["error"] == "unreachable" for a in deliveries[0]["attempts"])
-        assert client.delete("/_emulator/webhooks").json() == {"deliveries": []}
+        assert client.delete("/_emulator/webhooks", headers=JSON).json() == {"deliveries": []}
         client.post("/_emulator/webhooks", json={"type": "tip.new", **once})
-        client.post("/_emulator/reset").raise_for_status()
+        client.post("/_emulator/reset", headers=JSON).raise_for_status()
         assert client.get("/_emulator/webhooks").json() == {"deliveries": []}

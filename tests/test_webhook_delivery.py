@@ -13,14 +13,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from fanvue_embedded._devdefaults import (
@@ -35,6 +34,7 @@ from fanvue_embedded._redis import redis_from_url
 from fanvue_embedded.app import create_app
 from fanvue_embedded.client import FanvueClient
 from fanvue_embedded.config import Secret
+from fanvue_embedded.emulator import Emulator
 from fanvue_embedded.emulator.webhooks import SAMPLE_TYPES
 from fanvue_embedded.webhooks import (
     EVENT_CLASSES,
@@ -53,7 +53,7 @@ from tests.support.redis_scan import find_plaintext_tokens
 from tests.support.redis_topology import sync_client
 from tests.support.servers import serve_in_thread
 from tests.support.webhook_handlers import CALLS_KEY, DONE_KEY, SUCCEEDS_ON_CALL
-from tests.support.webhook_payloads import CREATOR, DOCUMENTED, FAN_DATA, PLATFORM
+from tests.support.webhook_payloads import DOCUMENTED, FAN_DATA, PLATFORM
 from tests.test_webhooks import Receiver, post_signed, webhook_settings
 
 CLI = [sys.executable, "-m", "fanvue_embedded.cli"]
@@ -202,71 +202,53 @@ async def test_exhausted_retries_are_kept_listed_and_retried_from_the_cli(
 
 # --- per-subscription signing secrets ----------------------------------------------------------
 
-SUBSCRIPTION_SECRET = "whsec_subscription_only_0123456789"
-
 
 @pytest.fixture
-def fanvue_subscriptions() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A stand-in for Fanvue's subscriptions API (not served by the emulator, absent from the
-    vendored spec) on a real socket; yields its URL and the requests it saw."""
-    seen: list[dict[str, Any]] = []
-
-    async def create(request: Request) -> Response:
-        body = await request.json()
-        seen.append({"auth": request.headers.get("authorization"), "body": body})
-        answer = {"uuid": "sub-1", **body, "signingSecret": SUBSCRIPTION_SECRET}
-        return JSONResponse(answer, status_code=201)
-
-    async def listing(request: Request) -> Response:
-        return JSONResponse({"data": [{"uuid": "sub-1", "url": "u", "events": ["tip.new"]}]})
-
-    app = Starlette(
-        routes=[
-            Route("/webhooks/subscriptions", create, methods=["POST"]),
-            Route("/webhooks/subscriptions", listing, methods=["GET"]),
-        ]
-    )
-    with serve_in_thread(app) as base_url:
-        yield base_url, seen
+def subscriptions_emulator() -> Iterator[tuple[Emulator, EmulatorHandle]]:
+    """An emulator of this test's own (its state holds the subscriptions' secrets, which the
+    test needs to sign deliveries itself), serving Fanvue's subscriptions API on a socket."""
+    emulator = Emulator()
+    with serve_in_thread(emulator) as base_url:
+        yield emulator, EmulatorHandle(base_url)
 
 
 @pytest.mark.anyio
 async def test_subscription_secrets_verify_their_creators_deliveries_only(
-    redis_url: str, fanvue_subscriptions: tuple[str, list[dict[str, Any]]]
+    redis_url: str, subscriptions_emulator: tuple[Emulator, EmulatorHandle]
 ) -> None:
-    base_url, seen = fanvue_subscriptions
+    emulator, handle = subscriptions_emulator
+    creator = handle.creator_uuid("luna.rivers")
+    token = handle.access_token("luna.rivers", "read:creator")
     registry = WebhookRegistry()
     events: list[WebhookEvent] = []
     registry.on_any(events.append)
     receiver = Receiver(create_app(webhook_settings(redis_url), webhooks=registry), registry)
     secrets = receiver.services.webhooks.secrets
-    tip = next(d for d in PLATFORM if d.type == "tip.new")  # recipientUuid == CREATOR
+    tip = next(d for d in PLATFORM if d.type == "tip.new")
+    about_creator = json.dumps({**tip.body, "recipientUuid": creator}).encode()
     other_creator = json.dumps({**tip.body, "recipientUuid": "someone-else"}).encode()
     try:
-        async with FanvueClient("access-token", api_base_url=base_url) as api:
+        async with FanvueClient(token, api_base_url=handle.base_url) as api:
             created = await subscribe(
-                api, secrets, CREATOR, "https://app.test/webhooks/fanvue", ["tip.new"]
+                api, secrets, creator, "https://app.test/webhooks/fanvue", ["tip.new"]
             )
             listed = await list_webhook_subscriptions(api)
-        assert created.id == "sub-1"
+        assert created.id is not None
+        stored = emulator.state.webhook_subscriptions[created.id]
+        subscription_secret = stored.signing_secret
+        assert (stored.url, stored.events) == ("https://app.test/webhooks/fanvue", ("tip.new",))
         assert "signingSecret" not in created.raw
-        assert SUBSCRIPTION_SECRET not in repr(created)
-        assert [s.id for s in listed] == ["sub-1"]
-        assert seen == [
-            {
-                "auth": "Bearer access-token",
-                "body": {"url": "https://app.test/webhooks/fanvue", "events": ["tip.new"]},
-            }
-        ]
-        assert await secrets.subscriptions(CREATOR) == ["sub-1"]
+        assert subscription_secret not in repr(created)
+        assert [s.id for s in listed] == [created.id]
+        assert await secrets.subscriptions(creator) == [created.id]
 
         async with receiver.client() as client:
             # Signed with the creator's subscription secret: accepted.
-            ok = await post_signed(client, tip.raw(), secret=SUBSCRIPTION_SECRET)
+            ok = await post_signed(client, about_creator, secret=subscription_secret)
             # The same secret does not vouch for a delivery about another creator.
-            foreign = await post_signed(client, other_creator, secret=SUBSCRIPTION_SECRET)
+            foreign = await post_signed(client, other_creator, secret=subscription_secret)
             # Nor for a body that names no creator at all.
-            anonymous = await post_signed(client, b'{"x": 1}', secret=SUBSCRIPTION_SECRET)
+            anonymous = await post_signed(client, b'{"x": 1}', secret=subscription_secret)
             # The app-wide secret still works for everything.
             app_wide = await post_signed(client, other_creator)
         assert ok.json() == {"status": "accepted"}
@@ -274,11 +256,11 @@ async def test_subscription_secrets_verify_their_creators_deliveries_only(
         assert app_wide.json() == {"status": "accepted"}
         assert [e.type for e in events] == ["tip.new", "tip.new"]
         # Stored sealed: the secret is nowhere in Redis in plaintext, but its hash is there.
-        assert find_plaintext_tokens(redis_url, markers=[SUBSCRIPTION_SECRET]) == []
-        assert find_plaintext_tokens(redis_url, markers=[f"{{{CREATOR}}}:whs"]) != []
-        assert await secrets.delete(CREATOR, "sub-1")
+        assert find_plaintext_tokens(redis_url, markers=[subscription_secret]) == []
+        assert find_plaintext_tokens(redis_url, markers=[f"{{{creator}}}:whs"]) != []
+        assert await secrets.delete(creator, created.id)
         async with receiver.client() as client:
-            again = await post_signed(client, tip.raw(), secret=SUBSCRIPTION_SECRET)
+            again = await post_signed(client, about_creator, secret=subscription_secret)
         assert again.status_code == 401
     finally:
         await receiver.services.aclose()

@@ -5,32 +5,49 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
 from .config import EmulatorConfig
 from .dashboard import dashboard_routes
+from .deliveries import Deliveries
+from .guard import RequestGuard
 from .records import Creator
+from .routes_activity import activity_routes
 from .routes_api import api_routes
 from .routes_control import control_routes
 from .routes_oauth import oauth_routes
 from .routes_objects import object_routes
 from .routes_platform import platform_routes
+from .routes_subscriptions import subscription_routes
 from .routes_world import world_routes
 from .state import EmulatorState
 
 
 def _build(state: EmulatorState) -> Starlette:
+    deliveries = Deliveries(state)
     routes = [
         *dashboard_routes(state),
         *platform_routes(state),
         *oauth_routes(state),
         *control_routes(state),
         *world_routes(state),
+        *activity_routes(state, deliveries),
         *object_routes(state),
-        *api_routes(state),  # last: it answers every other path (404 {message} if unknown)
+        *subscription_routes(state),
+        # Last: it answers every other path (404 {message} if unknown).
+        *api_routes(state, deliveries),
     ]
-    app = Starlette(routes=routes)
+    config = state.config
+    guard = Middleware(
+        RequestGuard,
+        issuer=config.issuer,
+        allowed_hosts=config.allowed_hosts,
+        allowed_origins=config.allowed_origins,
+    )
+    app = Starlette(routes=routes, middleware=[guard])
     app.state.emulator_state = state
+    app.state.emulator_deliveries = deliveries
     return app
 
 

@@ -49,6 +49,10 @@ class EmulatorConfig:
     api_versions: tuple[str, ...] = ("2025-06-26",)
     sunset_versions: tuple[str, ...] = ("2024-01-01",)
     issuer: str | None = None
+    # Host names (besides loopback and the issuer's) and page origins (besides its own and
+    # the issuer's) the emulator answers: see guard.py.
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
     app_url: str | None = None
     webhook_url: str | None = None
     webhook_secret: str = field(default=DEV_WEBHOOK_SECRET, repr=False)

@@ -39,6 +39,31 @@ class Creator:
 
 
 @dataclass
+class WebhookSubscription:
+    """One subscription created through ``POST /webhooks/subscriptions`` for a creator."""
+
+    uuid: str
+    client_id: str
+    creator: str
+    url: str
+    events: tuple[str, ...]
+    signing_secret: str = field(repr=False)
+    created_at: float = 0.0
+
+    def api_view(self) -> dict[str, Any]:
+        """What the API returns (ASSUMED fields: Fanvue documents only ``signingSecret``)."""
+        return {"uuid": self.uuid, "url": self.url, "events": list(self.events)}
+
+    def control_view(self) -> dict[str, Any]:
+        return {
+            **self.api_view(),
+            "creator": self.creator,
+            "clientId": self.client_id,
+            "createdAt": self.created_at,
+        }
+
+
+@dataclass
 class AuthorizationCode:
     code: str
     creator: str

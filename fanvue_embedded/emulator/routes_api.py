@@ -21,6 +21,7 @@ from ._http import injected_fault
 from .api import errors, params
 from .api.call import Call
 from .api.table import HANDLERS
+from .deliveries import Deliveries
 from .state import EmulatorState, OAuthError
 
 VERSION_HEADER = "X-Fanvue-API-Version"
@@ -41,24 +42,28 @@ def _success(operation: Operation, body: Any, headers: dict[str, str]) -> Respon
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def api_routes(state: EmulatorState) -> list[Route]:
+def check_version(state: EmulatorState, request: Request) -> None:
+    """The version header: 400 when missing or unknown, 410 when retired."""
+    version = request.headers.get(VERSION_HEADER)
+    settings = state.settings
+    if version is not None and version in settings.retired_api_versions:
+        raise errors.sunset_version(version, settings.api_versions[-1])
+    if version not in settings.api_versions:
+        raise errors.unsupported_version(version)
+
+
+def authenticate(state: EmulatorState, request: Request) -> tuple[str, str, tuple[str, ...]]:
+    """(creator uuid, client id, scopes) of the bearer token; 401 ``{error}`` otherwise."""
+    try:
+        creator, claims = state.authenticate_access(request.headers.get("authorization"))
+    except OAuthError as exc:
+        raise errors.unauthorized(exc.description) from exc
+    scopes = claims.get("scp", [])
+    return creator.uuid, str(claims.get("client_id")), tuple(map(str, scopes))
+
+
+def api_routes(state: EmulatorState, deliveries: Deliveries) -> list[Route]:
     spec = load_spec()
-
-    def check_version(request: Request) -> None:
-        version = request.headers.get(VERSION_HEADER)
-        settings = state.settings
-        if version is not None and version in settings.retired_api_versions:
-            raise errors.sunset_version(version, settings.api_versions[-1])
-        if version not in settings.api_versions:
-            raise errors.unsupported_version(version)
-
-    def authenticate(request: Request) -> tuple[str, str, tuple[str, ...]]:
-        try:
-            creator, claims = state.authenticate_access(request.headers.get("authorization"))
-        except OAuthError as exc:
-            raise errors.unauthorized(exc.description) from exc
-        scopes = claims.get("scp", [])
-        return creator.uuid, str(claims.get("client_id")), tuple(map(str, scopes))
 
     def agency_world(operation: Operation, caller: str, path: dict[str, Any]) -> str:
         """The uuid of the world the call acts on (the managed creator's for mirrors)."""
@@ -90,8 +95,8 @@ def api_routes(state: EmulatorState) -> list[Route]:
         state.count_call(f"{operation.method} {operation.path}")
         headers: dict[str, str] = {}
         try:
-            check_version(request)
-            caller, client_id, scopes = authenticate(request)
+            check_version(state, request)
+            caller, client_id, scopes = authenticate(state, request)
             bucket = f"{client_id}:{caller}"
             if CREATOR_PARAM in raw_params:
                 bucket += f":{raw_params[CREATOR_PARAM]}"
@@ -122,6 +127,8 @@ def api_routes(state: EmulatorState) -> list[Route]:
                 result = HANDLERS[operation.operation_id](call)
         except errors.ApiError as exc:
             return _error(exc, headers)
+        finally:
+            deliveries.send_queued()  # e.g. message.read after a chat was read
         return _success(operation, result, headers)
 
     return [Route("/{path:path}", serve, methods=METHODS)]

@@ -4,7 +4,8 @@
 ``GET /_emulator/app``                                      the registered app (secret masked)
 ``PATCH /_emulator/app``                                    client_id, client_secret (write-only),
                                                             redirect_uris, scopes, app_url,
-                                                            webhook_url, webhook_secret
+                                                            webhook_url, webhook_secret,
+                                                            webhook_events (null: every type)
 ``GET|PATCH /_emulator/settings``                           grace_seconds, rotation_mode,
                                                             access_token_ttl, refresh_token_ttl,
                                                             session_token_ttl, code_ttl,
@@ -12,7 +13,8 @@
                                                             standard_flow_creator (uuid|handle),
                                                             standard_flow_decision,
                                                             api_versions, retired_api_versions,
-                                                            upload_ready_seconds
+                                                            upload_ready_seconds,
+                                                            webhook_retries, webhook_backoff
 ``GET /_emulator/creators``                                 list, each with its ``consent`` flag
 ``POST /_emulator/creators``                                {handle, displayName?, consent?} → 201
 ``PUT|DELETE /_emulator/creators/{uuid}/consent``           grant / revoke (revoking kills chains)
@@ -29,6 +31,10 @@
                                                             signed, to the app's webhook_url;
                                                             retried on non-2xx (see webhooks.py)
 =========================================================  =====================================
+
+Events from the emulator's own state (a fan's message, a checkout payment...) are sent by the
+calls in ``routes_activity.py``; every state-changing call needs ``Content-Type:
+application/json`` (``guard.py``).
 
 Errors: ``{"error", "field", "error_description"}`` with 400 (malformed or unknown field), 404
 (unknown creator), 409 (conflict) or 422 (bad value).
@@ -78,9 +84,17 @@ def control_routes(state: EmulatorState) -> list[Route]:
                 "app_url",
                 "webhook_url",
                 "webhook_secret",
+                "webhook_events",
             ),
         )
         changes: dict[str, Any] = {}
+        if "webhook_events" in body:
+            events = body["webhook_events"]
+            if events is not None:
+                events = v.text_list("webhook_events", events, allow_empty=True)
+                for name in events:
+                    v.choice("webhook_events", name, SAMPLE_TYPES)
+            changes["webhook_events"] = events
         for name in ("client_id", "client_secret", "webhook_secret"):
             if name in body:
                 changes[name] = v.required_text(name, body[name])
@@ -107,6 +121,8 @@ def control_routes(state: EmulatorState) -> list[Route]:
             "rate_limit": (1, True),
             "rate_window": (1, True),
             "upload_ready_seconds": (0, False),
+            "webhook_retries": (0, True),
+            "webhook_backoff": (0, False),
         }
         versions = ("api_versions", "retired_api_versions")
         body = await v.json_object(
@@ -123,6 +139,8 @@ def control_routes(state: EmulatorState) -> list[Route]:
         for name, (minimum, integer) in numbers.items():
             if name in body:
                 changes[name] = v.number(name, body[name], minimum=minimum, integer=integer)
+        if changes.get("webhook_retries", 0) > 10 or changes.get("webhook_backoff", 0) > 60:
+            raise v.FieldError(422, "webhook_retries", "at most 10 retries, backoff at most 60 s")
         for name in versions:
             if name in body:
                 changes[name] = v.text_list(name, body[name], allow_empty=name != "api_versions")

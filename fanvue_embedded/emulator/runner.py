@@ -48,6 +48,20 @@ def build_arg_parser(parser: argparse.ArgumentParser | None = None) -> argparse.
     parser.add_argument("--app-url", default=None, help="the app's embed URL")
     parser.add_argument("--issuer", default=None, help="public base URL (default: from requests)")
     parser.add_argument("--seed", type=int, default=None, help="seed for random fault injection")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        dest="allowed_hosts",
+        default=None,
+        help="a Host name the emulator answers besides loopback and --issuer's (repeatable)",
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        dest="allowed_origins",
+        default=None,
+        help="a page origin allowed to change state through /_emulator/ (repeatable)",
+    )
     return parser
 
 
@@ -68,7 +82,22 @@ def config_from_args(ns: argparse.Namespace) -> EmulatorConfig:
         app_url=ns.app_url,
         issuer=ns.issuer,
         seed=ns.seed,
+        allowed_hosts=_allowed_hosts(ns),
+        allowed_origins=tuple(ns.allowed_origins or ()),
     )
+
+
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - compared, not bound
+
+
+def _allowed_hosts(ns: argparse.Namespace) -> tuple[str, ...]:
+    """``--allowed-host`` values, plus the address given to ``--host`` when it names one
+    (reaching the emulator there must work; a wildcard names no host)."""
+    hosts = list(ns.allowed_hosts or ())
+    bound = getattr(ns, "host", "")
+    if bound not in WILDCARD_HOSTS:
+        hosts.append(f"[{bound}]" if ":" in bound else bound)
+    return tuple(dict.fromkeys(hosts))
 
 
 def describe(config: EmulatorConfig, base_url: str) -> str:
@@ -81,7 +110,8 @@ def describe(config: EmulatorConfig, base_url: str) -> str:
         f"  redirect URIs: {', '.join(config.redirect_uris)}",
         f"  scopes:        {' '.join(config.scopes)}",
         f"  app URL:       {config.app_url or '(none)'}",
-        f"  control API:   {base_url}/_emulator/",
+        f"  control API:   {base_url}/_emulator/ (JSON only; pages on other origins and",
+        "                 unknown Host names are refused: --allowed-host, --allowed-origin)",
     ]
     return "\n".join(lines)
 

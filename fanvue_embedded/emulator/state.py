@@ -13,13 +13,23 @@ while uvicorn serves) see each change whole.
 from __future__ import annotations
 
 import math
+import secrets
 import threading
+import uuid
 from dataclasses import replace
 from typing import Any
 
 from .config import BASE_SCOPES, EmulatorConfig
 from .faults import Faults
-from .records import AuthorizationCode, Chain, Counters, Creator, RefreshRecord, creator_uuid
+from .records import (
+    AuthorizationCode,
+    Chain,
+    Counters,
+    Creator,
+    RefreshRecord,
+    WebhookSubscription,
+    creator_uuid,
+)
 from .state_auth import AuthServerRules
 from .state_core import WEBHOOK_HISTORY, AppRegistration, OAuthError, Settings
 from .state_platform import PlatformRules
@@ -50,6 +60,7 @@ class EmulatorState(PlatformRules, AuthServerRules):
         self.offset = 0.0
         # Newest first, bounded: what the dashboard's webhook history shows.
         self.webhook_deliveries: list[dict[str, Any]] = []
+        self.webhook_subscriptions: dict[str, WebhookSubscription] = {}
         self.app = AppRegistration(
             client_id=config.client_id,
             client_secret=config.client_secret,
@@ -190,6 +201,41 @@ class EmulatorState(PlatformRules, AuthServerRules):
         with self._lock:
             self.webhook_deliveries.insert(0, delivery)
             del self.webhook_deliveries[WEBHOOK_HISTORY:]
+
+    # -- webhook subscriptions created through the API -----------------------------------
+
+    def add_webhook_subscription(
+        self, client_id: str, creator: str, url: str, events: tuple[str, ...]
+    ) -> WebhookSubscription:
+        """A new subscription with a fresh signing secret (the API shows it once)."""
+        with self._lock:
+            subscription = WebhookSubscription(
+                uuid=str(uuid.uuid4()),
+                client_id=client_id,
+                creator=creator,
+                url=url,
+                events=events,
+                signing_secret=secrets.token_urlsafe(32),
+                created_at=self.now(),
+            )
+            self.webhook_subscriptions[subscription.uuid] = subscription
+            return subscription
+
+    def webhook_subscriptions_for(
+        self, creator: str, client_id: str | None = None
+    ) -> list[WebhookSubscription]:
+        """The creator's subscriptions (only those ``client_id`` created, if given), oldest
+        first."""
+        with self._lock:
+            return [
+                s
+                for s in self.webhook_subscriptions.values()
+                if s.creator == creator and client_id in (None, s.client_id)
+            ]
+
+    def delete_webhook_subscription(self, subscription: str) -> bool:
+        with self._lock:
+            return self.webhook_subscriptions.pop(subscription, None) is not None
 
     def reset_counters(self) -> None:
         with self._lock:

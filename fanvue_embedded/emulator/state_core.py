@@ -46,6 +46,8 @@ class AppRegistration:
     app_url: str | None
     webhook_url: str | None
     webhook_secret: str
+    # The event types the Developer Area endpoint is subscribed to; None: all of them.
+    webhook_events: tuple[str, ...] | None = None
 
     def public_view(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,7 @@ class AppRegistration:
             "scopes": list(self.scopes),
             "app_url": self.app_url,
             "webhook_url": self.webhook_url,
+            "webhook_events": None if self.webhook_events is None else list(self.webhook_events),
         }
 
 
@@ -73,6 +76,9 @@ class Settings:
     retired_api_versions: tuple[str, ...]
     upload_ready_seconds: float = 2.0
     standard_flow_decision: str = "approve"
+    # Webhooks from the emulator's state: retries after the first attempt, first backoff (s).
+    webhook_retries: int = 2
+    webhook_backoff: float = 0.5
 
     def view(self) -> dict[str, Any]:
         view = dict(self.__dict__)

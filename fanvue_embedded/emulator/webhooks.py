@@ -1,22 +1,19 @@
-"""The webhook sender: Fanvue's documented sample of a type, signed as Fanvue signs, POSTed to
-the app, retried with backoff while the app answers non-2xx.
+"""The webhook sender: an event's body signed as Fanvue signs, POSTed to one endpoint, retried
+with backoff while the endpoint answers non-2xx or cannot be reached.
 
 ``X-Fanvue-Signature: t=<unix seconds>,v0=<hex HMAC-SHA256 of "{t}.{raw body}">``, computed
 afresh for every attempt; the body (and an envelope's ``id``) stays the same across the
 attempts of one send, as a retry must. Sent with ``urllib`` in a worker thread so the
 emulator needs no HTTP client library.
 
-The samples follow Fanvue's pages field for field (api.fanvue.com/docs/webhooks/...,
-/docs/checkout/..., /docs/app-store/webhooks). Where Fanvue documents nothing the sample says
-so (``ASSUMED``): the New Subscriber type string (``subscription.new``), the New Follower body
-(the New Subscriber body without ``price``, with the type in ``X-Fanvue-Event-Type`` since no
-documented shape identifies it), and the dispute resource (``{"object": "dispute"}`` only).
+Platform events are flat JSON objects; checkout, payout and App Store events come in an
+envelope ``{id, type, timestamp, data}`` (webhooks.md §1). The documented samples are in
+``webhook_samples.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import hmac
 import json
@@ -25,205 +22,68 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
+
+from .webhook_samples import ENVELOPED, FLAT, SAMPLE_TYPES, iso
 
 __all__ = [
     "SAMPLE_TYPES",
     "TYPE_HEADER",
+    "Outgoing",
     "WebhookError",
+    "event",
     "sample_body",
+    "send",
     "send_sample",
     "signature_header",
 ]
 
 TIMEOUT_SECONDS = 10.0
 TYPE_HEADER = "X-Fanvue-Event-Type"  # ASSUMED: sent only where no documented shape tells
-
-_CREATOR = "00000000-0000-4000-8000-00000000c0de"
-_FAN = "00000000-0000-4000-8000-0000000000fa"
-_LINK = {
-    "uuid": "00000000-0000-4000-8000-0000000011c0",
-    "name": "Coaching call",
-    "product_uuid": "00000000-0000-4000-8000-0000000011c1",
-    "product_price_uuid": "00000000-0000-4000-8000-0000000011c2",
-}
-_PURCHASER = {"uuid": _FAN, "email": "sample.fan@example.test"}
-
-
-def _iso(now: float) -> str:
-    return (
-        datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
-
-
-def _sender() -> dict[str, Any]:
-    return {
-        "uuid": _FAN,
-        "handle": "sample.fan",
-        "displayName": "Sample Fan",
-        "avatarUrl": "https://avatars.emulator.test/sample.fan.png",
-    }
-
-
-def _message_received(now: float) -> dict[str, Any]:
-    message_uuid = str(uuid.uuid4())
-    return {
-        "messageUuid": message_uuid,
-        "message": {
-            "uuid": message_uuid,
-            "text": "Hi! Loved your last post.",
-            "hasMedia": False,
-            "mediaUuids": [],
-            "price": None,
-            "createdAt": _iso(now),
-        },
-        "sender": _sender(),
-        "recipientUuid": _CREATOR,
-        "isMuted": False,
-        "timestamp": _iso(now),
-    }
-
-
-def _platform(now: float, **fields: Any) -> dict[str, Any]:
-    return {**fields, "recipientUuid": _CREATOR, "sender": _sender(), "timestamp": _iso(now)}
-
-
-def _payment(status: str, now: float) -> dict[str, Any]:
-    return {
-        "object": "payment",
-        "id": "FV-000123",
-        "status": status,
-        "billing_reason": "one_time",
-        "gross": 5000,
-        "net": 4000 if status == "succeeded" else None,
-        "fees": {"fanvue_fee": 750, "transaction_fee": 250},
-        "currency": "USD",
-        "paid_in_full": status == "succeeded",
-        "installment": None,
-        "subscription": None,
-        "client_reference_id": "order-42",
-        "transaction_id": "txn_000123" if status == "succeeded" else None,
-        "created_at": _iso(now - 60),
-        "paid_at": _iso(now) if status == "succeeded" else None,
-        "checkout_link": dict(_LINK),
-        "purchaser": dict(_PURCHASER),
-        "creator": {"uuid": _CREATOR},
-        "metadata": {"campaign": "spring"},
-    }
-
-
-def _subscription(change: str, now: float) -> dict[str, Any]:
-    ended = change == "deactivated"
-    return {
-        "object": "subscription",
-        "id": "00000000-0000-4000-8000-0000000051b0",
-        "status": "expired" if ended else "active",
-        "cancel_at_period_end": change != "activated",
-        "expires_at": _iso(now if ended else now + 30 * 86400),
-        "created_at": _iso(now - 86400),
-        "client_reference_id": None,
-        "deactivation_reason": "NON_RENEWING" if ended else None,
-        "checkout_link": dict(_LINK),
-        "purchaser": dict(_PURCHASER),
-        "creator": {"uuid": _CREATOR},
-        "metadata": {},
-    }
-
-
-def _refund(now: float) -> dict[str, Any]:
-    return {
-        "object": "refund",
-        "id": "FVC-000321",
-        "payment_id": "FV-000123",
-        "amount": 5000,
-        "currency": "USD",
-        "reason": None,
-        "full_amount": True,
-        "created_at": _iso(now),
-        "client_reference_id": "order-42",
-        "checkout_link": dict(_LINK),
-        "purchaser": dict(_PURCHASER),
-        "creator": {"uuid": _CREATOR},
-        "metadata": {},
-    }
-
-
-def _payout(now: float) -> dict[str, Any]:
-    return {
-        "object": "payout",
-        "id": "FVW-000777",
-        "status": "paid",
-        "amount": 120000,
-        "currency": "USD",
-        "fees": {"transaction_fee": 100},
-        "fx_rate": None,
-        "external_reference_id": None,
-        "paid_at": _iso(now),
-        "creator": {"uuid": _CREATOR},
-    }
-
-
-_FLAT: dict[str, Callable[[float], dict[str, Any]]] = {
-    "message.received": _message_received,
-    "message.read": lambda now: {
-        "counterpartUuid": _FAN,
-        "readMessagesCount": 3,
-        "recipientUuid": _CREATOR,
-        "timestamp": _iso(now),
-    },
-    "follow.new": lambda now: _platform(now),  # ASSUMED body: not documented
-    "subscription.new": lambda now: _platform(now, price=999),  # ASSUMED type string
-    "purchase.new": lambda now: _platform(
-        now, postUuid="00000000-0000-4000-8000-0000000000b0", price=1500
-    ),
-    "tip.new": lambda now: _platform(
-        now,
-        context="post",
-        senderUuid=_FAN,
-        price=500,
-        postUuid="00000000-0000-4000-8000-0000000000b0",
-    ),
-}
-_ENVELOPED: dict[str, Callable[[float], dict[str, Any]]] = {
-    **{
-        f"checkout_link.payment.{status}": functools.partial(_payment, status)
-        for status in ("pending", "succeeded", "failed")
-    },
-    **{
-        f"checkout_link.subscription.{change}": functools.partial(_subscription, change)
-        for change in ("activated", "deactivated", "cancel_at_period_end_changed")
-    },
-    "checkout_link.refund.created": _refund,
-    "checkout_link.dispute.flagged": lambda now: {"object": "dispute"},  # ASSUMED
-    "checkout_link.dispute.created": lambda now: {"object": "dispute"},  # ASSUMED
-    "payout.paid": _payout,
-    "app.payment.succeeded": lambda now: {"object": "payment"},
-    "app.payment.refunded": lambda now: {"object": "refund"},
-}
-SAMPLE_TYPES: tuple[str, ...] = (*_FLAT, *_ENVELOPED)
 # Flat types no documented shape identifies: their type travels in TYPE_HEADER.
 _NEEDS_TYPE_HEADER = frozenset({"follow.new"})
+ENVELOPED_TYPES = frozenset(ENVELOPED)
 
 
 class WebhookError(Exception):
-    """The app could not be reached."""
+    """The endpoint could not be reached."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One event ready to send: its raw body, the extra headers it needs, the envelope ``id``
+    (None for a flat event) and the creator it concerns (None: the app's own, App Store)."""
+
+    type: str
+    body: bytes
+    id: str | None = None
+    creator: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def event(event_type: str, payload: dict[str, Any], now: float, creator: str | None) -> Outgoing:
+    """A flat event as is, or an enveloped type's resource (``payload`` = ``data``) wrapped in
+    ``{id, type, timestamp, data}`` with a fresh id."""
+    envelope_id: str | None = None
+    if event_type in ENVELOPED_TYPES:
+        envelope_id = str(uuid.uuid4())
+        payload = {"id": envelope_id, "type": event_type, "timestamp": iso(now), "data": payload}
+    headers = {TYPE_HEADER: event_type} if event_type in _NEEDS_TYPE_HEADER else {}
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return Outgoing(event_type, body, envelope_id, creator, headers)
 
 
 def sample_body(event_type: str, now: float) -> tuple[bytes, dict[str, str]]:
     """The documented sample of ``event_type`` as raw JSON, and the extra headers it needs.
     ``KeyError`` for a type with no sample."""
-    if event_type in _ENVELOPED:
-        payload: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "type": event_type,
-            "timestamp": _iso(now),
-            "data": _ENVELOPED[event_type](now),
-        }
-    else:
-        payload = _FLAT[event_type](now)
-    headers = {TYPE_HEADER: event_type} if event_type in _NEEDS_TYPE_HEADER else {}
-    return json.dumps(payload, separators=(",", ":")).encode(), headers
+    built = _sample(event_type, now)
+    return built.body, built.headers
+
+
+def _sample(event_type: str, now: float) -> Outgoing:
+    builder = ENVELOPED[event_type] if event_type in ENVELOPED_TYPES else FLAT[event_type]
+    return event(event_type, builder(now), now, None)
 
 
 def signature_header(secret: str, timestamp: int, body: bytes) -> str:
@@ -242,35 +102,33 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
         raise WebhookError(f"could not deliver to {url}: {exc}") from exc
 
 
-async def send_sample(
+async def send(
     url: str,
     secret: str,
-    event_type: str,
+    outgoing: Outgoing,
     *,
     now: Callable[[], float] = time.time,
     retries: int = 2,
     backoff: float = 0.5,
 ) -> dict[str, Any]:
-    """Send the sample of ``event_type``; retry up to ``retries`` times (after ``backoff``,
-    doubling) while the app answers non-2xx or cannot be reached.
+    """POST ``outgoing`` to ``url``; retry up to ``retries`` times (after ``backoff`` seconds,
+    doubling) while the endpoint answers non-2xx or cannot be reached.
 
     Returns ``{"id", "status", "error", "attempts": [{"attempt", "status", "error", "at"}]}``:
     ``id`` is the envelope id (None for a flat event), ``status`` the last HTTP status (None
     if never reached), ``error`` ``"unreachable"`` when the last attempt got no answer.
     """
-    body, extra = sample_body(event_type, now())
-    decoded = json.loads(body)
     attempts: list[dict[str, Any]] = []
     for attempt in range(1, retries + 2):
         stamp = int(now())
         headers = {
             "Content-Type": "application/json",
-            "X-Fanvue-Signature": signature_header(secret, stamp, body),
-            **extra,
+            "X-Fanvue-Signature": signature_header(secret, stamp, outgoing.body),
+            **outgoing.headers,
         }
         status: int | None
         try:
-            status = await asyncio.to_thread(_post, url, body, headers)
+            status = await asyncio.to_thread(_post, url, outgoing.body, headers)
             error = None
         except WebhookError:
             status, error = None, "unreachable"
@@ -281,8 +139,23 @@ async def send_sample(
             await asyncio.sleep(backoff * 2 ** (attempt - 1))
     last = attempts[-1]
     return {
-        "id": decoded.get("id") if event_type in _ENVELOPED else None,
+        "id": outgoing.id,
         "status": last["status"],
         "error": last["error"],
         "attempts": attempts,
     }
+
+
+async def send_sample(
+    url: str,
+    secret: str,
+    event_type: str,
+    *,
+    now: Callable[[], float] = time.time,
+    retries: int = 2,
+    backoff: float = 0.5,
+) -> dict[str, Any]:
+    """Send the documented sample of ``event_type`` (see :func:`send`)."""
+    return await send(
+        url, secret, _sample(event_type, now()), now=now, retries=retries, backoff=backoff
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..world import segments
+from ..world import activity, segments
 from ..world.model import World
 from ..world.store import Item
 from . import errors
@@ -166,7 +166,7 @@ def update_chat(call: Call) -> Any:
         chat["isMuted"] = bool(body["isMuted"])
     if "isRead" in body:
         if body["isRead"]:
-            mark_read(world, chat)
+            call.worlds.emit(world, activity.mark_read(world, chat))
         else:
             chat["_markedUnread"] = True
     if "nickname" in body:
@@ -178,20 +178,12 @@ def update_chat(call: Call) -> Any:
     return None
 
 
-def mark_read(world: World, chat: Item) -> None:
-    for message in world.messages_of(chat["userUuid"]):
-        if message["sender"]["uuid"] != world.owner.uuid:
-            message["isRead"] = True
-    chat["_unread"] = 0
-    chat["_markedUnread"] = False
-
-
 def list_messages(call: Call) -> Any:
     world = call.world
     chat = _chat(call, call.param("userUuid"))
     result = call.listing(world.messages_of(chat["userUuid"]).newest_first())
     if call.flag("markAsRead"):
-        mark_read(world, chat)
+        call.worlds.emit(world, activity.mark_read(world, chat))
     return result
 
 

@@ -40,9 +40,10 @@ const state = {
 
 async function api(method, path, body) {
   const init = { method, headers: { Accept: "application/json" }, cache: "no-store" };
-  if (body !== undefined) {
+  if (method !== "GET") {
+    // The emulator refuses state-changing control calls that are not JSON (guard.py).
     init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.body = JSON.stringify(body ?? {});
   }
   const response = await fetch(path, init);
   let data = null;
@@ -276,7 +277,8 @@ async function renderWebhookHistory() {
       item.className = "webhooks__item";
       item.dataset.ok = String(delivery.status !== null && delivery.status < 300);
       const when = new Date(delivery.at * 1000).toLocaleTimeString();
-      item.textContent = `${when} · ${delivery.type} · ${delivery.status ?? delivery.error}`;
+      const target = delivery.target && delivery.target !== "app" ? ` → subscription ${delivery.target.slice(0, 8)}` : "";
+      item.textContent = `${when} · ${delivery.type} · ${delivery.status ?? delivery.error}${target}`;
       return item;
     }),
   );
@@ -289,6 +291,38 @@ for (const button of document.querySelectorAll("[data-event]")) {
       await api("POST", "/_emulator/webhooks", { type: button.dataset.event });
     } catch (err) {
       showError(`Webhook not delivered: ${err.message}`);
+    }
+    await renderWebhookHistory().catch(() => {});
+  });
+}
+
+// Things that happen in the selected creator's world: the emulator changes the world and sends
+// the resulting event to every matching subscription (routes_activity.py).
+async function firstChatFan(creator) {
+  const { keys } = await api("GET", `${creator}/world/chats`);
+  if (!keys.length) throw new Error("the creator has no chat");
+  return keys[0];
+}
+
+const ACTIONS = {
+  message: async (creator) =>
+    [`${creator}/fans/${await firstChatFan(creator)}/messages`, { text: "Hi! Just saw your new post." }],
+  follow: async (creator) => [`${creator}/fans/new/follow`, {}],
+  subscribe: async (creator) => [`${creator}/fans/new/subscribe`, {}],
+  tip: async (creator) => [`${creator}/fans/${await firstChatFan(creator)}/tips`, { amount: 500 }],
+  payment: async (creator) => [`${creator}/checkout/payments`, { status: "succeeded" }],
+};
+
+for (const button of document.querySelectorAll("[data-action]")) {
+  button.addEventListener("click", async () => {
+    showError(null);
+    if (!state.creator) return;
+    const creator = `/_emulator/creators/${encodeURIComponent(state.creator)}`;
+    try {
+      const [path, body] = await ACTIONS[button.dataset.action](creator);
+      await api("POST", path, body);
+    } catch (err) {
+      showError(`Could not simulate it: ${err.message}`);
     }
     await renderWebhookHistory().catch(() => {});
   });

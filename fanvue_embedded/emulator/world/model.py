@@ -72,6 +72,9 @@ class World:
     earnings: Store = field(default_factory=lambda: Store("transactionOrderId"))
     spending: Store = field(default_factory=lambda: Store("transactionOrderId"))
     team_members: Store = field(default_factory=Store)
+    # Checkout links (``world/checkout.py``): payments and subscriptions by id.
+    checkout_payments: dict[str, Item] = field(default_factory=dict)
+    checkout_subscriptions: dict[str, Item] = field(default_factory=dict)
     counter: int = 0
 
     # -- deterministic ingredients ---------------------------------------------------------
@@ -92,6 +95,9 @@ class World:
 
     def now_iso(self) -> str:
         return iso(datetime.fromtimestamp(self.now(), UTC))
+
+    def later_iso(self, seconds: float) -> str:
+        return iso(datetime.fromtimestamp(self.now() + seconds, UTC))
 
     # -- people ---------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import generators
 from .model import Owner, World
@@ -62,9 +63,12 @@ class Worlds:
         self.apps: dict[str, AppSubscription] = {}
         self.uploads: dict[str, Upload] = {}
         self.objects: dict[str, tuple[str, int]] = {}  # presigned token -> (upload, part)
+        # Webhook events API calls caused, (type, creator uuid, payload), until sent.
+        self.outbox: list[tuple[str, str, dict[str, Any]]] = []
 
     def reset(self) -> None:
         with self.lock:
+            self.outbox.clear()
             self._worlds.clear()
             self.agencies.clear()
             self.apps.clear()
@@ -105,6 +109,20 @@ class Worlds:
             upload.parts[target[1]] = etag
             upload.sizes[target[1]] = len(data)
             return etag
+
+    # -- webhook events --------------------------------------------------------------------
+
+    def emit(self, world: World, event: tuple[str, dict[str, Any]] | None) -> None:
+        """Queue the event an API call caused in ``world`` (None: it caused none)."""
+        if event is not None:
+            with self.lock:
+                self.outbox.append((event[0], world.owner.uuid, event[1]))
+
+    def take_events(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """The queued events, oldest first; the queue is empty afterwards."""
+        with self.lock:
+            taken, self.outbox = self.outbox, []
+            return taken
 
     # -- agencies -------------------------------------------------------------------------
 
