@@ -35,6 +35,8 @@ TYPE_NAMES: dict[str, str] = {
     "SendMassMessageExcludedLists": "AudienceLists",
     "CompleteUploadSessionParts": "UploadedPart",
     "GetBulkFanInsightsResults": "FanInsight",
+    "ListChatsItemUser": "UserSummary",  # fans, followers, subscribers: one shape
+    "MessagesBatchItem": "Message",  # a chat message, in a batch or a page
     "GetBulkFanInsightsResultsSpendingMaxSinglePayment": "SpendingAmount",
 }
 

@@ -306,8 +306,9 @@ class ModuleWriter:
         self.registry = TypeRegistry(reserved=RESERVED_TYPES)
         self.extras = extras
         self.sources: dict[str, str] = {}
-        # Operations outside /creators/{creatorUserUuid} first: shared shapes take their names.
-        ordered = sorted(methods, key=lambda m: m.tree == "creator")
+        # A creator's own operations first, then the agency's, then the creator-bound mirrors:
+        # a shape they share takes its name from the first.
+        ordered = sorted(methods, key=lambda m: (m.tree == "creator", m.operation.agency))
         self.code = {id(m): MethodWriter(m, self.registry).source() for m in ordered}
         self.trees = {tree: build_resources(methods, tree) for tree in ("root", "creator")}
         used_extras: set[str] = set()
@@ -441,9 +442,9 @@ _TYPES_TEMPLATE = '''"""The shapes of Fanvue's answers and nested request bodies
 
 Built from the packaged spec's response fields: a field marked optional there is
 ``NotRequired[T | None]``; list answers are ``Page[Item]`` or ``CursorPage[Item]``.
+Annotations are evaluated here (no ``from __future__ import annotations``), so
+``__required_keys__`` is right at run time; every class follows the ones it uses.
 """
-
-from __future__ import annotations
 
 {abc}from typing import {typing}
 

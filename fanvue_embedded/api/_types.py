@@ -3,9 +3,9 @@
 
 Built from the packaged spec's response fields: a field marked optional there is
 ``NotRequired[T | None]``; list answers are ``Page[Item]`` or ``CursorPage[Item]``.
+Annotations are evaluated here (no ``from __future__ import annotations``), so
+``__required_keys__`` is right at run time; every class follows the ones it uses.
 """
-
-from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Generic, Literal, NotRequired, TypedDict, TypeVar
@@ -33,128 +33,6 @@ class CursorPage(TypedDict, Generic[ItemT]):
 
     data: list[ItemT]
     nextCursor: NotRequired[str | None]
-
-
-class ListAgencyChatsItemLastMessage(TypedDict):
-    hasMedia: NotRequired[bool | None]
-    mediaType: NotRequired[Literal["image", "video", "audio", "document"] | None]
-    senderUuid: str
-    sentAt: NotRequired[str | None]
-    sentByUserId: NotRequired[str | None]
-    text: NotRequired[str | None]
-    type: Literal[
-        "AUTOMATED_CANCELED",
-        "AUTOMATED_NEW_FOLLOWER",
-        "AUTOMATED_NEW_PURCHASE",
-        "AUTOMATED_NEW_SUBSCRIBER",
-        "AUTOMATED_RE_SUBSCRIBED",
-        "AUTOMATED_RENEWED",
-        "AUTOMATED_CHAT_MESSAGE_REPLY",
-        "AUTOMATED_FIRST_MESSAGE_REPLY",
-        "CHAT_TEXT_GENERATION",
-        "CHAT_TEXT_REPLY",
-        "CHAT_TEXT_REWRITE",
-        "SINGLE_RECIPIENT",
-        "TIP",
-        "VOICE_CALL",
-        "BROADCAST",
-        "GHOST_PROMOTION",
-    ]
-    uuid: str
-
-
-class ListAgencyChatsItemUser(TypedDict):
-    avatarUrl: NotRequired[str | None]
-    displayName: str
-    handle: str
-    isTopSpender: bool
-    nickname: NotRequired[str | None]
-    registeredAt: str
-    uuid: str
-
-
-class ListAgencyChatsItem(TypedDict):
-    createdAt: NotRequired[str | None]
-    creatorUuid: str
-    isMuted: bool
-    isRead: bool
-    lastMessage: NotRequired[ListAgencyChatsItemLastMessage | None]
-    lastMessageAt: NotRequired[str | None]
-    unreadMessagesCount: int | float
-    user: ListAgencyChatsItemUser
-
-
-class CreateCreatorInviteResponse(TypedDict):
-    message: str
-    success: bool
-
-
-class ListAgencyEarningsByDayItem(TypedDict):
-    creatorUuid: str
-    currency: NotRequired[str | None]
-    date: str
-    gross: int
-    net: int
-
-
-class GetChatterLeaderboardItem(TypedDict):
-    activeHours: int | float
-    avatarUrl: NotRequired[str | None]
-    avgResponseMs: NotRequired[int | float | None]
-    chatterName: str
-    chatterUuid: str
-    eph: int | float
-    goldenRatio: int | float
-    messages: int
-    ppvsSent: int
-    ppvsUnlocked: int
-    revenue: int
-    unlockRatio: int | float
-
-
-class GetChatterLeaderboardResponse(TypedDict):
-    data: list[GetChatterLeaderboardItem]
-
-
-class CreateAgencyInviteResponse(TypedDict):
-    inviteUuid: str
-    message: str
-    success: bool
-
-
-class ListAgencySubscribersItem(TypedDict):
-    avatarUrl: NotRequired[str | None]
-    creatorUuid: str
-    displayName: str
-    expiresAt: NotRequired[str | None]
-    handle: str
-    isTopSpender: bool
-    nickname: NotRequired[str | None]
-    registeredAt: str
-    subscribedAt: str
-    uuid: str
-
-
-class ListAgencySubscribersHistoryItem(TypedDict):
-    cancelledSubscribersCount: int
-    creatorUuid: str
-    date: str
-    newSubscribersCount: int
-    total: int
-
-
-class ListTeamMembersItemCreatorAccess(TypedDict):
-    role: Literal["ADMIN", "CHATTER"]
-    uuid: str
-
-
-class ListTeamMembersItem(TypedDict):
-    creatorAccess: list[ListTeamMembersItemCreatorAccess]
-    displayName: str
-    email: str
-    isAdmin: bool
-    nickname: NotRequired[str | None]
-    uuid: str
 
 
 class GetAppSubscriptionStatusPricingPlans(TypedDict):
@@ -199,14 +77,52 @@ class GetAppCurrentUserSubscriptionResponse(TypedDict):
     userUuid: str
 
 
+class ListChatsItemLastMessage(TypedDict):
+    hasMedia: NotRequired[bool | None]
+    mediaType: NotRequired[Literal["image", "video", "audio", "document"] | None]
+    senderUuid: str
+    sentAt: NotRequired[str | None]
+    sentByUserId: NotRequired[str | None]
+    text: NotRequired[str | None]
+    type: Literal[
+        "AUTOMATED_CANCELED",
+        "AUTOMATED_NEW_FOLLOWER",
+        "AUTOMATED_NEW_PURCHASE",
+        "AUTOMATED_NEW_SUBSCRIBER",
+        "AUTOMATED_RE_SUBSCRIBED",
+        "AUTOMATED_RENEWED",
+        "AUTOMATED_CHAT_MESSAGE_REPLY",
+        "AUTOMATED_FIRST_MESSAGE_REPLY",
+        "CHAT_TEXT_GENERATION",
+        "CHAT_TEXT_REPLY",
+        "CHAT_TEXT_REWRITE",
+        "SINGLE_RECIPIENT",
+        "TIP",
+        "VOICE_CALL",
+        "BROADCAST",
+        "GHOST_PROMOTION",
+    ]
+    uuid: str
+
+
+class UserSummary(TypedDict):
+    avatarUrl: NotRequired[str | None]
+    displayName: str
+    handle: str
+    isTopSpender: bool
+    nickname: NotRequired[str | None]
+    registeredAt: str
+    uuid: str
+
+
 class ListChatsItem(TypedDict):
     createdAt: NotRequired[str | None]
     isMuted: bool
     isRead: bool
-    lastMessage: NotRequired[ListAgencyChatsItemLastMessage | None]
+    lastMessage: NotRequired[ListChatsItemLastMessage | None]
     lastMessageAt: NotRequired[str | None]
     unreadMessagesCount: int | float
-    user: ListAgencyChatsItemUser
+    user: UserSummary
 
 
 class CreateChatResponse(TypedDict):
@@ -303,7 +219,7 @@ class MessagesBatchItemRecipient(TypedDict):
     uuid: str
 
 
-class MessagesBatchItem(TypedDict):
+class Message(TypedDict):
     hasMedia: NotRequired[bool | None]
     isRead: bool
     mediaType: NotRequired[Literal["image", "video", "audio", "document"] | None]
@@ -337,7 +253,7 @@ class MessagesBatchItem(TypedDict):
 class MessagesBatchByChat(TypedDict):
     error: NotRequired[Literal["forbidden", "not_found", "internal"]]
     hasMore: NotRequired[bool]
-    messages: NotRequired[list[MessagesBatchItem]]
+    messages: NotRequired[list[Message]]
     oldestMessageUuid: NotRequired[str | None]
 
 
@@ -412,17 +328,6 @@ class GetMessageMediaByUuidsResponse(TypedDict):
 class ListCollectionsItem(TypedDict):
     createdAt: NotRequired[str | None]
     label: str
-    uuid: str
-
-
-class ListCreatorsItem(TypedDict):
-    avatarUrl: NotRequired[str | None]
-    displayName: str
-    handle: str
-    isTopSpender: bool
-    nickname: NotRequired[str | None]
-    registeredAt: str
-    role: str
     uuid: str
 
 
@@ -587,7 +492,7 @@ class GetTopSpendersItem(TypedDict):
     gross: int | float
     messages: int | float
     net: int | float
-    user: ListAgencyChatsItemUser
+    user: UserSummary
 
 
 class GetUserMediaItemTags(TypedDict):
@@ -744,14 +649,14 @@ class CreatePostCommentResponse(TypedDict):
 
 class GetPostLikesItem(TypedDict):
     createdAt: str
-    user: NotRequired[ListAgencyChatsItemUser | None]
+    user: NotRequired[UserSummary | None]
 
 
 class GetPostTipsItem(TypedDict):
     createdAt: NotRequired[str | None]
     gross: int | float
     net: int | float
-    user: NotRequired[ListAgencyChatsItemUser | None]
+    user: NotRequired[UserSummary | None]
 
 
 class ListTrackingLinksItemEarnings(TypedDict):
@@ -871,6 +776,101 @@ class AttachMediaToVaultFolderResponse(TypedDict):
     addedCount: int | float
 
 
+class ListAgencyChatsItem(TypedDict):
+    createdAt: NotRequired[str | None]
+    creatorUuid: str
+    isMuted: bool
+    isRead: bool
+    lastMessage: NotRequired[ListChatsItemLastMessage | None]
+    lastMessageAt: NotRequired[str | None]
+    unreadMessagesCount: int | float
+    user: UserSummary
+
+
+class CreateCreatorInviteResponse(TypedDict):
+    message: str
+    success: bool
+
+
+class ListAgencyEarningsByDayItem(TypedDict):
+    creatorUuid: str
+    currency: NotRequired[str | None]
+    date: str
+    gross: int
+    net: int
+
+
+class GetChatterLeaderboardItem(TypedDict):
+    activeHours: int | float
+    avatarUrl: NotRequired[str | None]
+    avgResponseMs: NotRequired[int | float | None]
+    chatterName: str
+    chatterUuid: str
+    eph: int | float
+    goldenRatio: int | float
+    messages: int
+    ppvsSent: int
+    ppvsUnlocked: int
+    revenue: int
+    unlockRatio: int | float
+
+
+class GetChatterLeaderboardResponse(TypedDict):
+    data: list[GetChatterLeaderboardItem]
+
+
+class CreateAgencyInviteResponse(TypedDict):
+    inviteUuid: str
+    message: str
+    success: bool
+
+
+class ListAgencySubscribersItem(TypedDict):
+    avatarUrl: NotRequired[str | None]
+    creatorUuid: str
+    displayName: str
+    expiresAt: NotRequired[str | None]
+    handle: str
+    isTopSpender: bool
+    nickname: NotRequired[str | None]
+    registeredAt: str
+    subscribedAt: str
+    uuid: str
+
+
+class ListAgencySubscribersHistoryItem(TypedDict):
+    cancelledSubscribersCount: int
+    creatorUuid: str
+    date: str
+    newSubscribersCount: int
+    total: int
+
+
+class ListTeamMembersItemCreatorAccess(TypedDict):
+    role: Literal["ADMIN", "CHATTER"]
+    uuid: str
+
+
+class ListTeamMembersItem(TypedDict):
+    creatorAccess: list[ListTeamMembersItemCreatorAccess]
+    displayName: str
+    email: str
+    isAdmin: bool
+    nickname: NotRequired[str | None]
+    uuid: str
+
+
+class ListCreatorsItem(TypedDict):
+    avatarUrl: NotRequired[str | None]
+    displayName: str
+    handle: str
+    isTopSpender: bool
+    nickname: NotRequired[str | None]
+    registeredAt: str
+    role: str
+    uuid: str
+
+
 class GetOnlineSubscribersItem(TypedDict):
     lastSeenAt: NotRequired[str | None]
     uuid: str
@@ -881,7 +881,7 @@ class GetOnlineSubscribersResponse(TypedDict):
     data: list[GetOnlineSubscribersItem]
 
 
-ListTeamMembersResponse = list[ListTeamMembersItem]
 GetSmartListsResponse = list[GetSmartListsItem]
 GetBatchStatusesResponse = dict[str, GetBatchStatusesEntry]
 BatchFanInsightsResponse = dict[str, BatchFanInsightsEntry]
+ListTeamMembersResponse = list[ListTeamMembersItem]

@@ -26,7 +26,7 @@ from ._types import (
     ListMassMessagesItem,
     ListMediaItem,
     ListTemplateMessagesItem,
-    MessagesBatchItem,
+    Message,
     MessagesBatchResponse,
     Page,
     SendMassMessageResponse,
@@ -471,12 +471,12 @@ class ChatsMessages:
         page: int | float | None = None,
         size: int | float | None = None,
         mark_as_read: bool | None = None,
-    ) -> Page[MessagesBatchItem]:
+    ) -> Page[Message]:
         """``GET /chats/{userUuid}/messages`` · scopes: read:chat.
 
         One page; ``iterate()`` walks them all.
         """
-        result: Page[MessagesBatchItem] = await self._client.call(
+        result: Page[Message] = await self._client.call(
             "listMessages",
             path={"userUuid": user_uuid},
             params={"page": page, "size": size, "markAsRead": mark_as_read},
@@ -490,7 +490,7 @@ class ChatsMessages:
         mark_as_read: bool | None = None,
         page_size: int | None = None,
         max_items: int | None = None,
-    ) -> AsyncIterator[MessagesBatchItem]:
+    ) -> AsyncIterator[Message]:
         """Every item of ``GET /chats/{userUuid}/messages``, page after page · scopes: read:chat."""
         return self._client.paginate(
             "listMessages",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from ..client import FanvueClient
-from ._types import ListAgencyChatsItemUser, Page
+from ._types import Page, UserSummary
 
 
 class Followers:
@@ -17,18 +17,18 @@ class Followers:
 
     async def list(
         self, *, page: int | float | None = None, size: int | float | None = None
-    ) -> Page[ListAgencyChatsItemUser]:
+    ) -> Page[UserSummary]:
         """``GET /followers`` · scopes: read:fan.
 
         One page; ``iterate()`` walks them all.
         """
-        result: Page[ListAgencyChatsItemUser] = await self._client.call(
+        result: Page[UserSummary] = await self._client.call(
             "listFollowers", params={"page": page, "size": size}
         )
         return result
 
     def iterate(
         self, *, page_size: int | None = None, max_items: int | None = None
-    ) -> AsyncIterator[ListAgencyChatsItemUser]:
+    ) -> AsyncIterator[UserSummary]:
         """Every item of ``GET /followers``, page after page · scopes: read:fan."""
         return self._client.paginate("listFollowers", page_size=page_size, max_items=max_items)

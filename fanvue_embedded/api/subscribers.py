@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Literal
 
 from ..client import FanvueClient
-from ._types import ListAgencyChatsItemUser, Page
+from ._types import Page, UserSummary
 
 
 class Subscribers:
@@ -23,12 +23,12 @@ class Subscribers:
         size: int | float | None = None,
         sort_field: Literal["name", "subscribedAt"] | None = None,
         sort_direction: Literal["asc", "desc"] | None = None,
-    ) -> Page[ListAgencyChatsItemUser]:
+    ) -> Page[UserSummary]:
         """``GET /subscribers`` · scopes: read:fan.
 
         One page; ``iterate()`` walks them all.
         """
-        result: Page[ListAgencyChatsItemUser] = await self._client.call(
+        result: Page[UserSummary] = await self._client.call(
             "listSubscribers",
             params={
                 "page": page,
@@ -46,7 +46,7 @@ class Subscribers:
         sort_direction: Literal["asc", "desc"] | None = None,
         page_size: int | None = None,
         max_items: int | None = None,
-    ) -> AsyncIterator[ListAgencyChatsItemUser]:
+    ) -> AsyncIterator[UserSummary]:
         """Every item of ``GET /subscribers``, page after page · scopes: read:fan."""
         return self._client.paginate(
             "listSubscribers",

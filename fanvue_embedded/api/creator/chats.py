@@ -21,7 +21,7 @@ from .._types import (
     ListChatsItem,
     ListMassMessagesItem,
     ListMediaItem,
-    MessagesBatchItem,
+    Message,
     Page,
     SendMassMessageResponse,
     SendMessageResponse,
@@ -371,12 +371,12 @@ class CreatorChatsMessages:
         page: int | float | None = None,
         size: int | float | None = None,
         mark_as_read: bool | None = None,
-    ) -> Page[MessagesBatchItem]:
+    ) -> Page[Message]:
         """``GET /creators/{creatorUserUuid}/chats/{userUuid}/messages`` · scopes: read:creator, read:chat.
 
         One page; ``iterate()`` walks them all.
         """
-        result: Page[MessagesBatchItem] = await self._client.call(
+        result: Page[Message] = await self._client.call(
             "listCreatorMessages",
             path={"creatorUserUuid": self._creator, "userUuid": user_uuid},
             params={"page": page, "size": size, "markAsRead": mark_as_read},
@@ -390,7 +390,7 @@ class CreatorChatsMessages:
         mark_as_read: bool | None = None,
         page_size: int | None = None,
         max_items: int | None = None,
-    ) -> AsyncIterator[MessagesBatchItem]:
+    ) -> AsyncIterator[Message]:
         """Every item of ``GET /creators/{creatorUserUuid}/chats/{userUuid}/messages``, page after page · scopes: read:creator, read:chat."""
         return self._client.paginate(
             "listCreatorMessages",

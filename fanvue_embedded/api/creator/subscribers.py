@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 from ...client import FanvueClient
-from .._types import GetOnlineSubscribersResponse, ListAgencyChatsItemUser, Page
+from .._types import GetOnlineSubscribersResponse, Page, UserSummary
 
 
 class CreatorSubscribers:
@@ -18,12 +18,12 @@ class CreatorSubscribers:
 
     async def list(
         self, *, page: int | float | None = None, size: int | float | None = None
-    ) -> Page[ListAgencyChatsItemUser]:
+    ) -> Page[UserSummary]:
         """``GET /creators/{creatorUserUuid}/subscribers`` · scopes: read:creator, read:fan.
 
         One page; ``iterate()`` walks them all.
         """
-        result: Page[ListAgencyChatsItemUser] = await self._client.call(
+        result: Page[UserSummary] = await self._client.call(
             "listCreatorSubscribers",
             path={"creatorUserUuid": self._creator},
             params={"page": page, "size": size},
@@ -32,7 +32,7 @@ class CreatorSubscribers:
 
     def iterate(
         self, *, page_size: int | None = None, max_items: int | None = None
-    ) -> AsyncIterator[ListAgencyChatsItemUser]:
+    ) -> AsyncIterator[UserSummary]:
         """Every item of ``GET /creators/{creatorUserUuid}/subscribers``, page after page · scopes: read:creator, read:fan."""
         return self._client.paginate(
             "listCreatorSubscribers",
