@@ -34,7 +34,7 @@ def walk(root: object, prefix: str) -> Iterator[Found]:
     for name in sorted(dir(type(root))):
         if name.startswith("_"):
             continue
-        static = inspect.getattr_static(root, name)
+        static = inspect.getattr_static(type(root), name)  # the class: a cached value hides it
         where = f"{prefix}.{name}"
         if isinstance(static, cached_property):
             yield from walk(getattr(root, name), where)

@@ -120,3 +120,27 @@ async def test_method_reaches_its_operation(
     else:
         assert_shape(result, returns, found.where)
     assert emulator.counters()["calls"].get(template, 0) == before + 1
+
+
+PAGINATED = [op for op in OPERATIONS if op.pagination is not None]
+
+
+@pytest.mark.parametrize("operation", PAGINATED, ids=lambda op: op.operation_id)
+async def test_iterate_companion_walks_the_same_list(
+    emulator: EmulatorHandle, control: httpx.Client, operation: Operation
+) -> None:
+    world = World(control)
+    mirror = operation.path.startswith(PREFIX)
+    ids = Ids(world, f"/creators/{world.max}" if mirror else "")
+    path = path_values(operation, ids, world)
+    query = query_values(operation, ids, world)
+    positional, keywords = arguments(operation, path, query, None)
+    async with FanvueAPI(FanvueClient(world.token, api_base_url=emulator.base_url)) as api:
+        tree = walk(api.creator(world.max), "") if mirror else walk(api, "")
+        (iterate,) = [f for f in tree if f.operation == operation and f.iterate]
+        page = await method_for(api, operation, world.max).function(*positional, **keywords)
+        items = [item async for item in iterate.function(*positional, **keywords, max_items=3)]
+        everything = [item async for item in iterate.function(*positional, **keywords)]
+    assert items == page["data"][:3]
+    assert everything[: len(page["data"])] == page["data"]
+    assert len(everything) >= len(page["data"])
