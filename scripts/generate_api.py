@@ -8,7 +8,7 @@ another file (both for tests).
 
 Layout: one module per top-level resource (``chats.py``: ``Chats``, ``ChatsMessages``, ...),
 the same for the creator-bound mirrors under ``creator/`` (``CreatorChats``, ...), every
-TypedDict in ``_types.py``, the roots ``FanvueAPI`` (``__init__.py``) and ``CreatorAPI``
+TypedDict in ``shapes.py``, the roots ``FanvueAPI`` (``__init__.py``) and ``CreatorAPI``
 (``creator/__init__.py``). Names come from ``apigen_names``, types from ``apigen_types``.
 A class ``<Resource>Extras`` in ``api/_extras.py`` (hand-written) becomes the base class of
 the generated ``<Resource>``: the way to add a hand-written method to a resource.
@@ -323,7 +323,7 @@ class ModuleWriter:
             raise SystemExit(f"generate-api: _extras.py classes match no resource: {unknown}")
         self.sources["__init__.py"] = self.root_module()
         self.sources["creator/__init__.py"] = self.creator_module()
-        self.sources["_types.py"] = self.types_module()
+        self.sources["shapes.py"] = self.types_module()
 
     def resource_module(self, top: Resource, used_extras: set[str]) -> str:
         classes = []
@@ -389,7 +389,7 @@ class ModuleWriter:
             words & (set(self.registry.defs) | set(self.registry.aliases) | {*RESERVED_TYPES})
         )
         if types:
-            lines.append(f"from {depth}_types import {', '.join(types)}")
+            lines.append(f"from {depth}shapes import {', '.join(types)}")
         return "\n".join(lines) + "\n"
 
     def root_module(self) -> str:
@@ -492,7 +492,7 @@ from uuid import UUID
 
 from ..client import FanvueClient
 from ._runtime import OMIT, Omit
-from ._types import CursorPage, Page, Pagination
+from .shapes import CursorPage, Page, Pagination
 {modules}from .creator import CreatorAPI
 
 __all__ = ["OMIT", "CreatorAPI", "CursorPage", "FanvueAPI", "Omit", "Page", "Pagination"]

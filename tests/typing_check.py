@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fanvue_embedded.api import OMIT, CreatorAPI, CursorPage, FanvueAPI, Page
-from fanvue_embedded.api._types import (
+from fanvue_embedded.api.shapes import (
     GetCurrentUserResponse,
     GetEarningsItem,
     ListChatsItem,

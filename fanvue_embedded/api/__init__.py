@@ -16,7 +16,6 @@ from uuid import UUID
 
 from ..client import FanvueClient
 from ._runtime import OMIT, Omit
-from ._types import CursorPage, Page, Pagination
 from .agency import Agency
 from .apps import Apps
 from .chats import Chats
@@ -28,6 +27,7 @@ from .insights import Insights
 from .media import Media
 from .notifications import Notifications
 from .posts import Posts
+from .shapes import CursorPage, Page, Pagination
 from .subscribers import Subscribers
 from .tracking_links import TrackingLinks
 from .users import Users

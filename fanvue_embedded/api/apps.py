@@ -6,7 +6,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from ..client import FanvueClient
-from ._types import GetAppCurrentUserSubscriptionResponse, GetAppSubscriptionStatusResponse
+from .shapes import GetAppCurrentUserSubscriptionResponse, GetAppSubscriptionStatusResponse
 
 
 class Apps:

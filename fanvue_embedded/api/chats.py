@@ -10,7 +10,7 @@ from uuid import UUID
 
 from ..client import FanvueClient
 from ._runtime import OMIT, Omit, body
-from ._types import (
+from .shapes import (
     AddMembersToCustomListResponse,
     AudienceLists,
     CreateChatResponse,

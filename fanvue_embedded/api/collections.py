@@ -8,7 +8,7 @@ from uuid import UUID
 
 from ..client import FanvueClient
 from ._runtime import body
-from ._types import ListCollectionsItem, Page
+from .shapes import ListCollectionsItem, Page
 
 
 class Collections:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from ..client import FanvueClient
-from ._types import ListCreatorsItem, Page
+from .shapes import ListCreatorsItem, Page
 
 
 class Creators:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from ..client import FanvueClient
-from ._types import ListNotificationsItem, Page
+from .shapes import ListNotificationsItem, Page
 
 
 class Notifications:

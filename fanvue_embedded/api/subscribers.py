@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Literal
 
 from ..client import FanvueClient
-from ._types import Page, UserSummary
+from .shapes import Page, UserSummary
 
 
 class Subscribers:

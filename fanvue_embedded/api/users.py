@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ..client import FanvueClient
-from ._types import GetAccountResponse, GetCurrentUserResponse
+from .shapes import GetAccountResponse, GetCurrentUserResponse
 
 
 class Users:

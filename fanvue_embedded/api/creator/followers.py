@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from ...client import FanvueClient
-from .._types import Page, UserSummary
+from ..shapes import Page, UserSummary
 
 
 class CreatorFollowers:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from ...client import FanvueClient
-from .._types import (
+from ..shapes import (
     CursorPage,
     GetEarningsItem,
     GetEarningsSummaryResponse,

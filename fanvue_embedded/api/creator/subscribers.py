@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 from ...client import FanvueClient
-from .._types import GetOnlineSubscribersResponse, Page, UserSummary
+from ..shapes import GetOnlineSubscribersResponse, Page, UserSummary
 
 
 class CreatorSubscribers:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ...client import FanvueClient
-from .._types import GetAccountResponse
+from ..shapes import GetAccountResponse
 
 
 class CreatorUsers:
