@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 
+from .api import FanvueAPI
 from .client import AccessTokenProvider, FanvueClient
 from .errors import (
     ClientAuthenticationError,
@@ -186,6 +187,10 @@ class TokenManager:
             clock=self._clock,
             metrics=self._metrics,
         )
+
+    def api(self, creator: str) -> FanvueAPI:
+        """The typed Fanvue API acting for ``creator`` (over :meth:`client`)."""
+        return FanvueAPI(self.client(creator))
 
     async def aclose(self) -> None:
         """Stop background commits and lock releases (a held set still unstored is lost)."""

@@ -65,7 +65,7 @@ def main() -> int:
     redis_server = shutil.which("redis-server")
     if redis_server is None:
         sys.exit("floor-smoke: redis-server is not installed; run scripts/setup")
-    redis = subprocess.Popen(  # noqa: S603 - fixed arguments
+    redis = subprocess.Popen(
         [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", workdir,
          "--save", "", "--logfile", "redis.log"],
         stdout=subprocess.DEVNULL,
@@ -74,7 +74,7 @@ def main() -> int:
     try:
         wait_for_port(redis_port, redis, "redis-server")
         with log.open("wb") as out:
-            dev = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+            dev = subprocess.Popen(
                 [sys.executable, "-m", "fanvue_embedded.cli", "dev", "--port", str(app_port),
                  "--emulator-port", str(emulator_port),
                  "--redis-url", f"redis://127.0.0.1:{redis_port}/0"],
