@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -279,3 +279,32 @@ def test_run_and_shutdown_are_reusable() -> None:
     assert sync.run(answer()) == 42
     sync.shutdown()
     assert sync.run(answer()) == 42  # a new loop after a shutdown
+
+
+class _Messages:
+    """Shaped like a generated typed resource: async methods and an async list."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+
+    async def send(self, text: str) -> dict[str, str]:
+        return {"to": self.owner, "text": text, "loop": threading.current_thread().name}
+
+    async def walk(self, count: int) -> AsyncIterator[int]:
+        for index in range(count):
+            yield index
+
+
+class _Api:
+    """A namespace of resources with no async method of its own (like ``api`` objects)."""
+
+    def __init__(self) -> None:
+        self.messages = _Messages("luna")
+
+
+def test_a_namespace_of_resources_is_wrapped_without_a_method_list() -> None:
+    api = SyncProxy(_Api())
+    sent = api.messages.send("hello")
+    assert sent == {"to": "luna", "text": "hello", "loop": "fanvue-embedded-sync"}
+    assert list(api.messages.walk(3)) == [0, 1, 2]
+    assert api.messages.owner == "luna"
