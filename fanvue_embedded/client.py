@@ -32,10 +32,11 @@ from .api_responses import (
     parse_retry_after,
     warn_if_deprecated,
 )
-from .errors import ProtocolError, RateLimitedError
+from .errors import InsufficientScope, ProtocolError, RateLimitedError
 from .metrics import Metrics
 from .models import FanvueUser, system_clock
 from .paging import DEFAULT_MAX_PAGES, plan_for, walk
+from .scopes import GrantedScopes, check_operation_scopes
 from .spec import Operation, Spec, load_spec
 from .values import DEFAULT_API_VERSION
 
@@ -53,6 +54,8 @@ class FanvueClient:
     ``max_retry_after`` bounds how long a 429 is waited out in-line (at most
     ``rate_limit_retries`` times); longer waits raise ``RateLimitedError`` for the caller to
     schedule. ``spec`` defaults to the packaged Fanvue spec (``load_spec()``).
+    ``granted_scopes`` reads the creator's grant: spec-checked calls needing a scope outside
+    it raise ``InsufficientScope`` before sending (``TokenManager.client`` passes it).
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class FanvueClient:
         clock: Callable[[], float] = system_clock,
         metrics: Metrics | None = None,
         spec: Spec | None = None,
+        granted_scopes: GrantedScopes | None = None,
     ) -> None:
         self._provider: AccessTokenProvider | None = None
         self._fixed_token: str | None = None
@@ -88,6 +92,8 @@ class FanvueClient:
         self._metrics = metrics or Metrics()
         self.spec = spec or load_spec()
         self.last_rate_limit: RateLimit | None = None
+        self._granted_scopes = granted_scopes
+        self._granted: frozenset[str] | None = None
 
     def __repr__(self) -> str:
         return f"FanvueClient(api_base_url={self.api_base_url!r}, api_version={self.api_version!r})"
@@ -141,7 +147,21 @@ class FanvueClient:
         concrete = check_path_params(operation, path or {})
         query = encode_query(operation, params)
         check_body(operation, json)
+        await self._check_scopes(operation)
         return await self._execute(operation.method, concrete, query, json)
+
+    async def _check_scopes(self, operation: Operation) -> None:
+        """Scope drift: refuse what the creator's grant lacks before sending. The grant is
+        read once per client; a miss is confirmed by a fresh read (a re-consent since)."""
+        if self._granted_scopes is None or not operation.scopes:
+            return
+        if self._granted is None:
+            self._granted = await self._granted_scopes()
+        try:
+            check_operation_scopes(operation, self._granted)
+        except InsufficientScope:
+            self._granted = await self._granted_scopes()
+            check_operation_scopes(operation, self._granted)
 
     async def _execute(
         self, method: str, path: str, params: Mapping[str, Any] | None, json: Any
@@ -235,6 +255,7 @@ class FanvueClient:
         ``ProtocolError``.
         """
         operation, concrete = self._list_operation(path_or_operation_id, path)
+        await self._check_scopes(operation)
         plan = plan_for(operation)
         user_query = dict(params or {})
         user_query.update(query)

@@ -12,6 +12,7 @@ import base64
 import binascii
 import os
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Literal
@@ -213,6 +214,10 @@ class Settings:
     exchange_failure_window: float = 300.0
     # Extra origins the page may load images (avatars) from: CSP img-src.
     image_origins: tuple[str, ...] = ()
+    # The app's uuid in Fanvue (entitlements: /apps/{appUuid}/subscription/me) and how long a
+    # creator's answer is reused.
+    app_uuid: str | None = None
+    entitlement_ttl: float = 60.0
 
     def __post_init__(self) -> None:
         production = self.mode == "production"
@@ -295,6 +300,18 @@ class Settings:
                 variable="CSP_IMG_ORIGINS",
             )
         object.__setattr__(self, "image_origins", tuple(origins))
+        if self.app_uuid is not None:
+            try:
+                object.__setattr__(self, "app_uuid", str(uuid.UUID(self.app_uuid)))
+            except ValueError:
+                raise ConfigurationError(
+                    f"FANVUE_APP_UUID must be a UUID, got {self.app_uuid!r}.",
+                    variable="FANVUE_APP_UUID",
+                ) from None
+        if self.entitlement_ttl < 0:
+            raise ConfigurationError(
+                "ENTITLEMENT_CACHE_TTL must not be negative.", variable="ENTITLEMENT_CACHE_TTL"
+            )
         if not self.token_encryption_keys and (production or self.redis_url is not None):
             raise ConfigurationError(
                 "TOKEN_ENCRYPTION_KEYS is required with Redis or in production mode; "
@@ -371,6 +388,7 @@ class Settings:
                 ("session_max_age", "SESSION_MAX_AGE", 1.0),
                 ("refresh_leeway", "TOKEN_REFRESH_LEEWAY", 0.0),
                 ("exchange_failure_window", "EXCHANGE_FAILURE_WINDOW", 1.0),
+                ("entitlement_ttl", "ENTITLEMENT_CACHE_TTL", 0.0),
             )
             if (raw := get(variable)) is not None
         }
@@ -397,6 +415,7 @@ class Settings:
                 "EXCHANGE_FAILURE_LIMIT", get("EXCHANGE_FAILURE_LIMIT") or "20"
             ),
             image_origins=_split_list(get("CSP_IMG_ORIGINS") or ""),
+            app_uuid=get("FANVUE_APP_UUID"),
             **numbers,
         )
 

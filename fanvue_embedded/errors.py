@@ -15,6 +15,7 @@ differently::
     │   ├── ConsentRequired                  consent_required      (approve in Fanvue)
     │   ├── ReauthorizationRequired          reauthorization_required (chain is dead)
     │   ├── ClientAuthenticationError        invalid_client        (wrong id/secret: config)
+    │   ├── InsufficientScope                insufficient_scope    (creator's grant lacks a scope)
     │   ├── OAuthError                       oauth_error           (any other OAuth error)
     │   └── APIError                         api_error             (Fanvue API 4xx)
     │       ├── BadRequestError              bad_request           (400)
@@ -38,6 +39,7 @@ differently::
     │   ├── GenerationConflict               generation_conflict   (compare-and-set lost)
     │   └── DecryptionError                  decryption_failed     (wrong key / tampered / moved)
     ├── AppSessionError                      invalid_session       (app session bad/expired/ended)
+    ├── SubscriptionRequired                 subscription_required (no active app plan)
     └── WebhookVerificationError             invalid_signature     (webhook rejected)
 """
 
@@ -60,6 +62,7 @@ __all__ = [
     "FanvueError",
     "ForbiddenError",
     "GenerationConflict",
+    "InsufficientScope",
     "InvalidSessionToken",
     "NotFoundError",
     "OAuthError",
@@ -72,6 +75,7 @@ __all__ = [
     "StoreError",
     "StoreFull",
     "StoreUnavailable",
+    "SubscriptionRequired",
     "TooManyFailedAttempts",
     "TransientError",
     "UnauthorizedError",
@@ -143,6 +147,24 @@ class ReauthorizationRequired(RejectedError):
         super().__init__(message)
         self.reason = reason
         self.creator = creator
+
+
+class InsufficientScope(RejectedError):
+    """The creator's grant lacks a scope the operation needs: raised before anything is sent.
+
+    The app's configuration asks for more than the creator consented to (the scopes grew after
+    they connected): they must authorize the app again. ``missing`` names the scopes,
+    ``operation_id`` the operation when known.
+    """
+
+    code = "insufficient_scope"
+
+    def __init__(
+        self, message: str, *, missing: tuple[str, ...], operation_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.missing = missing
+        self.operation_id = operation_id
 
 
 class OAuthError(RejectedError):
@@ -445,6 +467,19 @@ class AppSessionError(FanvueError):
     """The app session presented by the page is missing, tampered with, expired or ended."""
 
     code = "invalid_session"
+
+
+class SubscriptionRequired(FanvueError):
+    """The creator has no active subscription to this app (Fanvue's App Store plan).
+
+    ``status`` is Fanvue's ``status`` for them: ``none``, ``pending`` or ``cancelled``.
+    """
+
+    code = "subscription_required"
+
+    def __init__(self, message: str, *, status: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class WebhookVerificationError(FanvueError):

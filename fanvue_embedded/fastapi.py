@@ -21,6 +21,13 @@ a valid app session is answered 401 ``invalid_session`` from the error table (th
 handler ``install`` adds); a renewed session rides back in ``X-Updated-Session`` whatever the
 route returns (the middleware ``install`` adds). The bearer scheme shows in FastAPI's
 ``/openapi.json`` and ``/docs``; cookie mode works too (the cookie is read by the dependency).
+
+``Entitled`` (``Depends(require_subscription)``) lets a route run only for a creator with an
+active subscription to the app (``FANVUE_APP_UUID``); others are answered 402
+``subscription_required``::
+
+    @api.get("/report", dependencies=[Depends(require_subscription)])
+    async def report(ctx: CurrentCreator) -> dict[str, str]: ...
 """
 
 from __future__ import annotations
@@ -32,9 +39,19 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .app.auth import CreatorContext, creator_context, renewal_headers
 from .app.host import RENEWAL_SCOPE_KEY
+from .app.services import services_of
 from .client import FanvueClient
+from .entitlements import Entitlement
 
-__all__ = ["CreatorApi", "CurrentCreator", "creator_api", "current_creator", "session_bearer"]
+__all__ = [
+    "CreatorApi",
+    "CurrentCreator",
+    "Entitled",
+    "creator_api",
+    "current_creator",
+    "require_subscription",
+    "session_bearer",
+]
 
 session_bearer = HTTPBearer(
     auto_error=False,  # the cookie may carry the session instead; current_creator decides
@@ -68,3 +85,13 @@ async def creator_api(ctx: CurrentCreator) -> FanvueClient:
 
 CreatorApi = Annotated[FanvueClient, Depends(creator_api)]
 """The current creator's Fanvue API client: ``async def route(api: CreatorApi)``."""
+
+
+async def require_subscription(request: Request, ctx: CurrentCreator) -> Entitlement:
+    """The current creator's active plan for this app, or ``SubscriptionRequired`` (402
+    ``subscription_required`` through the host's error handler, ``install``)."""
+    return await services_of(request).entitlements.require(ctx.creator)
+
+
+Entitled = Annotated[Entitlement, Depends(require_subscription)]
+"""The current creator's active plan: ``async def route(plan: Entitled)``."""

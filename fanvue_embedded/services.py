@@ -30,6 +30,7 @@ from ._redis import RedisClient, redis_from_url
 from .attempts import FailureLimiter
 from .config import Settings
 from .crypto import Keyring
+from .entitlements import EntitlementCache, Entitlements
 from .ephemeral import EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore
 from .errors import ConfigurationError, FanvueError
 from .exchange import OnTokens, SessionExchange
@@ -65,6 +66,7 @@ class _Parts:
     tokens: TokenManager
     exchange_failures: FailureLimiter
     webhooks: WebhookBackend
+    entitlements: Entitlements
     owned: tuple[_Closeable, ...] = ()
     closer: AsyncGenerator[None, None] | None = field(default=None, repr=False)
     closed: bool = False
@@ -198,6 +200,11 @@ class Services:
     def webhooks(self) -> WebhookBackend:
         return self._parts().webhooks
 
+    @property
+    def entitlements(self) -> Entitlements:
+        """Creators' app subscriptions (``FANVUE_APP_UUID``); one cache for every loop."""
+        return self._parts().entitlements
+
     async def ready(self) -> bool:
         """Readiness: the token store answers *and* takes a write. A tiny write probe (a key
         with a 5 s TTL), because a Redis at ``maxmemory`` still answers PING while refusing
@@ -286,6 +293,8 @@ def build_services(
         shared = tuple(built)
     else:
         shared = ()
+    # Entitlement answers are plain data: one cache for every loop of the process.
+    entitlement_cache = EntitlementCache(ttl=settings.entitlement_ttl)
     if webhooks is None and settings.redis_url is None:
         # In memory the records are the data itself: shared by every loop, like memory stores.
         webhooks = WebhookBackend.in_memory(keyring, clock=clock, metrics=metrics)
@@ -333,6 +342,7 @@ def build_services(
             clock=clock,
             metrics=metrics,
             owned=tuple(owned),
+            entitlement_cache=entitlement_cache,
         )
 
     return Services(settings, build_parts=build_parts, clock=clock, metrics=metrics)
@@ -350,6 +360,7 @@ def _assemble(
     clock: Clock,
     metrics: Metrics,
     owned: tuple[_Closeable, ...],
+    entitlement_cache: EntitlementCache,
 ) -> _Parts:
     oauth = OAuthClient.from_settings(settings, http=http, clock=clock, metrics=metrics)
     platform = PlatformClient(platform_url=settings.platform_url, http=http, metrics=metrics)
@@ -396,5 +407,8 @@ def _assemble(
             name="exchange-failures",
         ),
         webhooks=webhooks,
+        entitlements=Entitlements(
+            app_uuid=settings.app_uuid, client_for=tokens.client, cache=entitlement_cache
+        ),
         owned=owned,
     )

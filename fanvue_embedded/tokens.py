@@ -46,6 +46,7 @@ from .lock import CreatorLock
 from .metrics import Metrics
 from .models import Clock, TokenSet, system_clock
 from .oauth import OAuthClient
+from .scopes import missing_scopes
 from .store import StoredTokens, TokenStore
 from .values import DEFAULT_API_VERSION, DEFAULT_KEEPALIVE_INTERVAL
 
@@ -186,11 +187,23 @@ class TokenManager:
             http=self._http,
             clock=self._clock,
             metrics=self._metrics,
+            granted_scopes=lambda: self.granted_scopes(creator),
         )
 
     def api(self, creator: str) -> FanvueAPI:
         """The typed Fanvue API acting for ``creator`` (over :meth:`client`)."""
         return FanvueAPI(self.client(creator))
+
+    async def granted_scopes(self, creator: str) -> frozenset[str]:
+        """The scopes ``creator`` granted, as their token response named them (empty: named
+        none, i.e. what was requested). ``missing_scopes`` compares them with the app's."""
+        held = self._held.get(creator)
+        return held.scopes if held is not None else (await self._shared_load(creator)).tokens.scopes
+
+    async def missing_scopes(self, creator: str) -> tuple[str, ...]:
+        """The app's configured scopes ``creator`` has not granted (they connected before the
+        scopes grew): a re-authorization would grant them."""
+        return missing_scopes(self._oauth.scopes, await self.granted_scopes(creator))
 
     async def aclose(self) -> None:
         """Stop background commits and lock releases (a held set still unstored is lost)."""

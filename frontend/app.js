@@ -106,7 +106,37 @@ function followersList(preview) {
   );
 }
 
-function profileView({ creator, profile, loading, onLogout }) {
+/** Scope drift: the app now asks for more than this creator granted; offer the re-consent. */
+function scopeNotice(missingScopes, reauthorizeUrl) {
+  if (!missingScopes.length) return null;
+  return el(
+    "section",
+    { class: "notice", role: "status", "data-testid": "scope-notice" },
+    el("p", { class: "notice__title" }, "This app needs more access"),
+    el(
+      "p",
+      { class: "notice__text" },
+      "It now asks for permissions you haven't granted yet: ",
+      missingScopes.flatMap((scope, index) => [index ? " " : null, el("code", { class: "scope" }, scope)]),
+      ". Re-authorize to grant them, then reopen the app here.",
+    ),
+    reauthorizeUrl
+      ? el(
+          "a",
+          {
+            class: "button button--small",
+            href: reauthorizeUrl,
+            target: "_blank",
+            rel: "noopener noreferrer",
+            "data-testid": "reauthorize",
+          },
+          "Re-authorize",
+        )
+      : null,
+  );
+}
+
+function profileView({ creator, profile, loading, onLogout, missingScopes, reauthorizeUrl }) {
   const who = profile ?? creator ?? {};
   const name = who.displayName || who.handle || "Creator";
   const header = el(
@@ -162,6 +192,7 @@ function profileView({ creator, profile, loading, onLogout }) {
     "div",
     { class: "stack", "data-view": "ready" },
     header,
+    scopeNotice(missingScopes, reauthorizeUrl),
     el(
       "section",
       { class: "card profile", "data-testid": "profile-card", "aria-busy": loading ? "true" : "false" },
@@ -209,6 +240,19 @@ const COPY = {
       "Open the app's page in Fanvue, choose Approve access, then reopen the app here.",
     ],
   },
+  subscription_required: {
+    kind: "subscribe",
+    title: "Subscribe to use this app",
+    lines: [
+      "This app is available to creators with an active subscription to it.",
+      "Choose a plan on the app's page in Fanvue, then check again here.",
+    ],
+  },
+  insufficient_scope: {
+    kind: "consent",
+    title: "Re-authorize this app",
+    lines: ["This app now needs permissions you haven't granted yet. Re-authorize it, then reopen it here."],
+  },
   upstream_unavailable: {
     kind: "upstream",
     title: "Fanvue isn't responding",
@@ -235,6 +279,29 @@ function mountApp(root, auth) {
     render();
   }
 
+  /** With FANVUE_APP_UUID set: true when the creator has an active plan, else shows why. */
+  async function checkEntitlement(fresh = false) {
+    if (root.dataset.entitlement !== "required") return true;
+    let response;
+    try {
+      response = await auth.authFetch(fresh ? "/api/entitlement?fresh=1" : "/api/entitlement");
+    } catch {
+      if (auth.status === "ready") setState("upstream_unavailable");
+      return false;
+    }
+    if (response.ok) return true;
+    if (response.status === 401) return false; // the auth subscription shows "session_ended"
+    const code = (await readJson(response))?.error;
+    if (response.status === 402) setState("subscription_required");
+    else if (code === "insufficient_scope") setState("insufficient_scope");
+    else setState("upstream_unavailable");
+    return false;
+  }
+
+  async function open(fresh = false) {
+    if (await checkEntitlement(fresh)) await loadProfile();
+  }
+
   async function loadProfile() {
     setState("ready", { loading: true, profile: null });
     let response;
@@ -245,7 +312,11 @@ function mountApp(root, auth) {
       return;
     }
     if (response.status === 401) return; // the auth subscription shows "session_ended"
-    const body = response.ok ? await readJson(response) : null;
+    const body = await readJson(response);
+    if (response.status === 403 && body?.error === "insufficient_scope") {
+      setState("insufficient_scope");
+      return;
+    }
     if (!response.ok || !body || typeof body !== "object") {
       setState("upstream_unavailable");
       return;
@@ -255,11 +326,16 @@ function mountApp(root, auth) {
 
   function retry() {
     if (auth.status === "ready") {
-      loadProfile();
+      open();
     } else {
       // The session token was single-use: the only way forward is a fresh one from Fanvue.
       setState("invalid_session_token", { variant: "single_use" });
     }
+  }
+
+  async function checkAgain(event) {
+    event.currentTarget.disabled = true;
+    await open(true);
   }
 
   async function onLogout(event) {
@@ -289,7 +365,14 @@ function mountApp(root, auth) {
         el("p", { class: "muted" }, "Signing you in securely. This only takes a moment."),
       );
     } else if (view.state === "ready") {
-      content = profileView({ creator: auth.creator, profile: view.profile, loading: view.loading, onLogout });
+      content = profileView({
+        creator: auth.creator,
+        profile: view.profile,
+        loading: view.loading,
+        onLogout,
+        missingScopes: auth.missingScopes ?? [],
+        reauthorizeUrl: auth.reauthorizeUrl,
+      });
     } else {
       const copy = COPY[view.variant ?? view.state] ?? COPY.upstream_unavailable;
       const actions = [];
@@ -298,12 +381,30 @@ function mountApp(root, auth) {
           el("button", { type: "button", class: "button", "data-testid": "retry", onclick: retry }, "Retry"),
         );
       }
+      if (view.state === "subscription_required") {
+        actions.push(
+          el(
+            "button",
+            { type: "button", class: "button", "data-testid": "check-subscription", onclick: checkAgain },
+            "I've subscribed — check again",
+          ),
+        );
+      }
+      if (view.state === "insufficient_scope" && auth.reauthorizeUrl) {
+        actions.push(
+          el(
+            "a",
+            { class: "button", href: auth.reauthorizeUrl, target: "_blank", rel: "noopener noreferrer", "data-testid": "reauthorize" },
+            "Re-authorize",
+          ),
+        );
+      }
       content = messageCard({ ...copy, actions });
     }
     root.replaceChildren(content);
   }
 
-  return { loadProfile, render, view };
+  return { checkEntitlement, loadProfile, open, render, view };
 }
 
 export async function main(root = document.getElementById("app")) {
@@ -316,7 +417,7 @@ export async function main(root = document.getElementById("app")) {
   });
   const page = mountApp(root, auth);
   page.render();
-  if (await auth.exchange(token)) await page.loadProfile();
+  if (await auth.exchange(token)) await page.open();
   return auth;
 }
 

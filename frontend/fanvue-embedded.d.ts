@@ -28,6 +28,11 @@ export interface SessionSnapshot {
   readonly error: SessionError | null;
   readonly creator: CreatorProfile | null;
   readonly expiresAt: number | null;
+  /** Scopes the app asks for that this creator has not granted (they connected before the
+   * app's scopes grew); empty when none. */
+  readonly missingScopes: readonly string[];
+  /** Where the creator grants them (the standard OAuth flow); null when none are missing. */
+  readonly reauthorizeUrl: string | null;
 }
 
 export interface EmbeddedAuthOptions {
@@ -48,6 +53,10 @@ export interface EmbeddedAuth {
   readonly error: SessionError | null;
   readonly creator: CreatorProfile | null;
   readonly expiresAt: number | null;
+  /** See SessionSnapshot.missingScopes. */
+  readonly missingScopes: readonly string[];
+  /** See SessionSnapshot.reauthorizeUrl. */
+  readonly reauthorizeUrl: string | null;
   readonly sessionMode: SessionMode;
   readonly baseUrl: string;
   readonly hasSession: boolean;

@@ -105,6 +105,8 @@ export function createEmbeddedAuth({
     error: null,
     creator: null,
     expiresAt: null,
+    missingScopes: [],
+    reauthorizeUrl: null,
     sessionMode: cookieMode ? "cookie" : "bearer",
     baseUrl: base,
     get hasSession() {
@@ -126,6 +128,8 @@ export function createEmbeddedAuth({
         error: auth.error,
         creator: auth.creator,
         expiresAt: auth.expiresAt,
+        missingScopes: auth.missingScopes,
+        reauthorizeUrl: auth.reauthorizeUrl,
       });
     }
     return snapshot;
@@ -158,6 +162,13 @@ export function createEmbeddedAuth({
     return /^https?:\/\//i.test(path) ? path : `${base}${path}`;
   }
 
+  // The server's re-consent link is a path on its own origin (mount prefix included); from
+  // another origin it is resolved against baseUrl. Anything but such a path is ignored.
+  function reauthorizeLink(value) {
+    if (typeof value !== "string" || !/^\/(?!\/)/.test(value)) return null;
+    return crossOrigin ? new URL(value, base).href : value;
+  }
+
   // Cookies only travel cross-origin when asked to; a bearer session needs none.
   function credentials() {
     if (cookieMode) return "include";
@@ -173,6 +184,8 @@ export function createEmbeddedAuth({
   async function exchange(token) {
     forgetSession();
     auth.creator = null;
+    auth.missingScopes = [];
+    auth.reauthorizeUrl = null;
     if (!token) {
       set("error", "no_token");
       return false;
@@ -205,6 +218,11 @@ export function createEmbeddedAuth({
     csrfToken = typeof body.csrfToken === "string" ? body.csrfToken : null;
     auth.expiresAt = body.expiresAt ?? null;
     auth.creator = body.creator && typeof body.creator === "object" ? body.creator : null;
+    // Scope drift: scopes the app now asks for that this creator has not granted yet.
+    auth.missingScopes = Array.isArray(body.missingScopes)
+      ? Object.freeze(body.missingScopes.filter((scope) => typeof scope === "string"))
+      : [];
+    auth.reauthorizeUrl = auth.missingScopes.length ? reauthorizeLink(body.reauthorizeUrl) : null;
     set("ready");
     return true;
   }

@@ -472,7 +472,7 @@ async def test_cookie_mode_exchange_keeps_the_session_out_of_the_body(
         )
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"expiresAt", "creator", "csrfToken"}
+    assert set(body) == {"expiresAt", "creator", "csrfToken", "missingScopes"}
     session = _session_from(response)
     assert session not in response.text
 

@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "InvalidSessionToken": (401, "invalid_session_token"),
     "ConsentRequired": (403, "consent_required"),
     "ReauthorizationRequired": (401, "reauthorization_required"),
+    "InsufficientScope": (403, "insufficient_scope"),
     "OAuthError": (502, "upstream_rejected"),
     "ClientAuthenticationError": (502, "upstream_rejected"),
     "APIError": (502, "upstream_rejected"),
@@ -71,6 +72,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "GenerationConflict": (503, "service_unavailable"),
     "DecryptionError": (503, "service_unavailable"),
     "AppSessionError": (401, "invalid_session"),
+    "SubscriptionRequired": (402, "subscription_required"),
     "WebhookVerificationError": (401, "invalid_signature"),
 }
 
@@ -95,6 +97,8 @@ _ARGUMENTS: dict[str, Any] = {
     "status_code": 418,
     "rate_limit": {"X-RateLimit-Remaining": "0"},
     "retry_after": 7.2,
+    "missing": ("read:fan",),
+    "status": "cancelled",
 }
 
 

@@ -21,6 +21,7 @@ FROZEN = {
     "UpstreamUnavailable", "WebhookVerificationError", "__version__", "code_challenge_s256",
     "create_app", "generate_code_verifier", "generate_state", "KeepaliveWorker",
     "WebhookEvent", "WebhookRegistry", "parse_event", "verify_signature",
+    "InsufficientScope", "SubscriptionRequired",
 }  # fmt: skip
 
 

@@ -33,6 +33,7 @@ from ..tokens import OnReauthorizationRequired
 from ..webhooks import WebhookRegistry
 from .auth import CreatorContext, authenticated
 from .cors import cors_middleware
+from .entitlement import entitlement, requires_subscription
 from .error_table import fanvue_error_handler
 from .host import install
 from .http_metrics import HttpMetricsMiddleware
@@ -52,6 +53,7 @@ __all__ = [
     "authenticated",
     "create_app",
     "install",
+    "requires_subscription",
     "secret_values",
 ]
 
@@ -110,6 +112,10 @@ def create_app(
             "would be rejected. Set it to the app's webhook signing secret.",
             variable="FANVUE_WEBHOOK_SECRET",
         )
+    # The page's entitlement check, when the app sells plans (FANVUE_APP_UUID).
+    entitlement_routes: list[BaseRoute] = []
+    if settings.app_uuid is not None:
+        entitlement_routes.append(Route("/api/entitlement", entitlement, methods=["GET"]))
     webhook_routes: list[BaseRoute] = []
     if settings.webhook_secrets:
         webhook_routes.append(webhook_route(webhooks or WebhookRegistry()))
@@ -143,6 +149,7 @@ def create_app(
             Route("/api/fanvue/session", session_exchange, methods=["POST"]),
             Route("/api/fanvue/logout", logout, methods=["POST"]),
             Route("/api/me", me, methods=["GET"]),
+            *entitlement_routes,
             Route("/oauth/login", oauth_login, methods=["GET"]),
             Route("/oauth/callback", oauth_callback, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),

@@ -36,6 +36,7 @@ from ..errors import (
     FanvueError,
     ForbiddenError,
     GenerationConflict,
+    InsufficientScope,
     InvalidSessionToken,
     NotFoundError,
     OAuthError,
@@ -48,6 +49,7 @@ from ..errors import (
     StoreError,
     StoreFull,
     StoreUnavailable,
+    SubscriptionRequired,
     TooManyFailedAttempts,
     TransientError,
     UnauthorizedError,
@@ -119,6 +121,14 @@ ERROR_TABLE: Mapping[type[FanvueError], HTTPAnswer] = MappingProxyType(
             "reauthorization_required",
             "The app must be authorized again; reopen it from Fanvue.",
         ),
+        # The app's scopes grew after the creator connected: only a new consent helps. 403 like
+        # Fanvue's own answer for a missing scope, with a code the page turns into a re-consent.
+        InsufficientScope: HTTPAnswer(
+            403,
+            "insufficient_scope",
+            "The app needs permissions you have not granted yet; authorize it again.",
+            logging.INFO,
+        ),
         OAuthError: _REJECTED,
         # Wrong client id or secret: loud in the log, generic to the user.
         ClientAuthenticationError: HTTPAnswer(
@@ -172,6 +182,13 @@ ERROR_TABLE: Mapping[type[FanvueError], HTTPAnswer] = MappingProxyType(
         AppSessionError: HTTPAnswer(
             401, "invalid_session", "The app session is missing, invalid or ended.", logging.INFO
         ),
+        # No active plan for this app: 402, the page shows "subscribe to use this app".
+        SubscriptionRequired: HTTPAnswer(
+            402,
+            "subscription_required",
+            "An active subscription to this app is required.",
+            logging.INFO,
+        ),
         WebhookVerificationError: HTTPAnswer(
             401, "invalid_signature", "The webhook signature was not accepted.", logging.INFO
         ),
@@ -208,6 +225,10 @@ def _log(exc: FanvueError, answer: HTTPAnswer, where: str) -> None:
         upstream += f" upstream_error={error[:64]}"
     if isinstance(exc, ReauthorizationRequired):
         upstream += f" reason={exc.reason}"
+    if isinstance(exc, InsufficientScope):
+        upstream += f" missing={','.join(exc.missing)[:128]}"
+    if isinstance(exc, SubscriptionRequired):
+        upstream += f" subscription_status={exc.status[:32]}"
     logger.log(
         answer.log_level,
         "%s: %s (%s) answered %d %s%s",

@@ -72,6 +72,7 @@ async def embed_page(request: Request) -> Response:
         .replace("__STATIC__", html.escape(root + static_prefix, quote=True))
         .replace("__API_BASE__", html.escape(root, quote=True))
         .replace("__SESSION_MODE__", "cookie" if settings.session_cookie_name else "bearer")
+        .replace("__ENTITLEMENT__", "required" if settings.app_uuid else "off")
     )
     csp = content_security_policy(settings.platform_origin, image_origins=image_origins(settings))
     return HTMLResponse(body, headers=page_headers(csp))

@@ -19,6 +19,7 @@ from ..errors import (
     TransientError,
 )
 from ..metrics import CONTENT_TYPE
+from ..scopes import missing_scopes
 from .auth import (
     CreatorContext,
     authenticated,
@@ -31,6 +32,7 @@ from .json_body import BadRequest, read_json_object
 from .openapi import PROFILE_REF, error_answer, json_answer, operation
 from .responses import error_response, json_response
 from .services import services_of
+from .urls import app_path
 
 __all__ = ["healthz", "logout", "me", "metrics", "readyz", "session_exchange"]
 
@@ -64,6 +66,16 @@ _SESSION_ANSWER = {
         "expiresAt": {"type": "integer", "description": "Unix seconds."},
         "creator": PROFILE_REF,
         "csrfToken": {"type": "string", "description": "Cookie mode only."},
+        "missingScopes": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Configured scopes the creator has not granted (they connected "
+            "before the app's scopes grew).",
+        },
+        "reauthorizeUrl": {
+            "type": "string",
+            "description": "Where to grant them (the standard flow); only when some are missing.",
+        },
     },
 }
 
@@ -109,6 +121,11 @@ async def session_exchange(request: Request) -> Response:
     else:
         content["session"] = issued.token
     content["creator"] = result.user.public_profile()
+    # Scope drift: the grant is the app's registered scopes at consent time; ours may be more.
+    missing = missing_scopes(services.settings.scopes, result.tokens.scopes)
+    content["missingScopes"] = list(missing)
+    if missing:
+        content["reauthorizeUrl"] = app_path(request, "/oauth/login")
     response = json_response(content)
     if cookie_name:
         set_session_cookie(response, cookie_name, issued, services.clock())
