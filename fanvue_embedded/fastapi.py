@@ -40,17 +40,20 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from .app.auth import CreatorContext, creator_context, renewal_headers
 from .app.host import RENEWAL_SCOPE_KEY
 from .app.services import services_of
+from .api import FanvueAPI
 from .client import FanvueClient
 from .entitlements import Entitlement
 
 __all__ = [
     "CreatorApi",
+    "CreatorTypedApi",
     "CurrentCreator",
     "Entitled",
     "creator_api",
     "current_creator",
     "require_subscription",
     "session_bearer",
+    "typed_api",
 ]
 
 session_bearer = HTTPBearer(
@@ -85,6 +88,16 @@ async def creator_api(ctx: CurrentCreator) -> FanvueClient:
 
 CreatorApi = Annotated[FanvueClient, Depends(creator_api)]
 """The current creator's Fanvue API client: ``async def route(api: CreatorApi)``."""
+
+
+async def typed_api(ctx: CurrentCreator) -> FanvueAPI:
+    """The typed Fanvue API (``fanvue_embedded.api``) acting for the current creator."""
+    return FanvueAPI(ctx.api)
+
+
+CreatorTypedApi = Annotated[FanvueAPI, Depends(typed_api)]
+"""The current creator's typed API: ``async def route(api: CreatorTypedApi)``, then
+``await api.users.me()`` (answers typed as ``TypedDict``s)."""
 
 
 async def require_subscription(request: Request, ctx: CurrentCreator) -> Entitlement:

@@ -161,6 +161,9 @@ async def test_host_routes_authenticate_through_the_mounted_service(
             profile = await client.get("/profile", headers=bearer)
             assert profile.status_code == 200, profile.text
             assert profile.json() == {"handle": "luna.rivers"}
+            typed = await client.get("/typed-profile", headers=bearer)
+            assert typed.status_code == 200, typed.text
+            assert typed.json() == {"handle": "luna.rivers"}
 
         # Past half the session's life the answer carries a renewed one, whatever the route.
         hosted.clock.offset += 400

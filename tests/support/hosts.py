@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route
 from fanvue_embedded._devdefaults import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_SESSION_SECRET
 from fanvue_embedded.app import CreatorContext, authenticated, create_app, install
 from fanvue_embedded.config import Settings
-from fanvue_embedded.fastapi import CreatorApi, CurrentCreator
+from fanvue_embedded.fastapi import CreatorApi, CreatorTypedApi, CurrentCreator
 from fanvue_embedded.values import Secret
 
 
@@ -64,6 +64,11 @@ def fastapi_host(fanvue_app: Starlette, prefix: str) -> FastAPI:
     async def profile(client: CreatorApi) -> dict[str, str]:
         user = await client.get_current_user()
         return {"handle": user.handle}
+
+    @api.get("/typed-profile")
+    async def typed_profile(fanvue: CreatorTypedApi) -> dict[str, str]:
+        user = await fanvue.users.me()
+        return {"handle": user["handle"]}
 
     api.add_api_route("/decorated", _hello, methods=["GET"])
     # Routes first: a mount at "/" takes every path it sees.
