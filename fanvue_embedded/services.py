@@ -28,6 +28,7 @@ import httpx
 from ._http import build_async_client
 from ._redis import RedisClient, redis_from_url
 from .attempts import FailureLimiter
+from .budget import MemoryRateBudget, RateBudget, RedisRateBudget
 from .config import Settings
 from .crypto import Keyring
 from .ephemeral import EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore
@@ -48,7 +49,7 @@ READY_CACHE_SECONDS = 1.0
 """How long one readiness answer is reused: probes from a busy proxy cost one write a second."""
 
 
-_Closeable = TokenStore | EphemeralStore | httpx.AsyncClient | WebhookBackend
+_Closeable = TokenStore | EphemeralStore | httpx.AsyncClient | WebhookBackend | RateBudget
 
 
 @dataclass(slots=True)
@@ -65,6 +66,7 @@ class _Parts:
     tokens: TokenManager
     exchange_failures: FailureLimiter
     webhooks: WebhookBackend
+    budget: RateBudget | None = None
     owned: tuple[_Closeable, ...] = ()
     closer: AsyncGenerator[None, None] | None = field(default=None, repr=False)
     closed: bool = False
@@ -198,6 +200,11 @@ class Services:
     def webhooks(self) -> WebhookBackend:
         return self._parts().webhooks
 
+    @property
+    def budget(self) -> RateBudget | None:
+        """The Fanvue rate-limit budget every ``tokens.client()`` counts against (None: off)."""
+        return self._parts().budget
+
     async def ready(self) -> bool:
         """Readiness: the token store answers *and* takes a write. A tiny write probe (a key
         with a 5 s TTL), because a Redis at ``maxmemory`` still answers PING while refusing
@@ -286,6 +293,8 @@ def build_services(
         shared = tuple(built)
     else:
         shared = ()
+    # Without Redis the budget is this process's: shared by every loop, like memory stores.
+    memory_budget = _memory_budget(settings) if settings.redis_url is None else None
     if webhooks is None and settings.redis_url is None:
         # In memory the records are the data itself: shared by every loop, like memory stores.
         webhooks = WebhookBackend.in_memory(keyring, clock=clock, metrics=metrics)
@@ -322,6 +331,15 @@ def build_services(
         part_http = http or build_async_client()
         if http is None:
             owned.append(part_http)
+        budget: RateBudget | None = memory_budget
+        if settings.redis_url is not None and settings.api_rate_limit > 0:
+            if redis is None:  # both stores were passed in: the budget gets its own client
+                budget = _redis_budget(
+                    settings, redis_from_url(settings.redis_url.get_secret_value()), own=True
+                )
+                owned.append(budget)
+            else:
+                budget = _redis_budget(settings, redis, own=False)
         return _assemble(
             settings,
             http=part_http,
@@ -333,6 +351,7 @@ def build_services(
             clock=clock,
             metrics=metrics,
             owned=tuple(owned),
+            budget=budget,
         )
 
     return Services(settings, build_parts=build_parts, clock=clock, metrics=metrics)
@@ -350,6 +369,7 @@ def _assemble(
     clock: Clock,
     metrics: Metrics,
     owned: tuple[_Closeable, ...],
+    budget: RateBudget | None = None,
 ) -> _Parts:
     oauth = OAuthClient.from_settings(settings, http=http, clock=clock, metrics=metrics)
     platform = PlatformClient(platform_url=settings.platform_url, http=http, metrics=metrics)
@@ -363,6 +383,7 @@ def _assemble(
         on_reauthorization_required=on_reauthorization_required,
         clock=clock,
         metrics=metrics,
+        budget=budget,
     )
     return _Parts(
         http=http,
@@ -396,5 +417,26 @@ def _assemble(
             name="exchange-failures",
         ),
         webhooks=webhooks,
+        budget=budget,
         owned=owned,
+    )
+
+
+def _memory_budget(settings: Settings) -> MemoryRateBudget | None:
+    if settings.api_rate_limit == 0:
+        return None
+    return MemoryRateBudget(
+        limit=settings.api_rate_limit,
+        window=settings.api_rate_window,
+        max_wait=settings.api_rate_max_wait,
+    )
+
+
+def _redis_budget(settings: Settings, redis: RedisClient, *, own: bool) -> RedisRateBudget:
+    return RedisRateBudget(
+        redis,
+        limit=settings.api_rate_limit,
+        window=settings.api_rate_window,
+        max_wait=settings.api_rate_max_wait,
+        close_client=own,
     )
