@@ -5,6 +5,8 @@ emulator clock, the agency mirror, and bad input refused before any call."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -290,3 +292,80 @@ async def test_bad_input_is_refused_before_any_call(
     with pytest.raises(error, match=match):
         await upload_media(api, source, **arguments)
     assert api_calls(emulator) == 0
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_cli_upload_shows_progress_and_prints_the_media(
+    emulator: EmulatorHandle, redis_standalone_url: str, tmp_path: Path
+) -> None:
+    from fanvue_embedded import _upload_cli, uploads
+    from fanvue_embedded.cli import dev_environment
+    from fanvue_embedded.config import Settings
+    from fanvue_embedded.crypto import generate_key
+    from fanvue_embedded.services import build_services
+    from tests.support.servers import bare_env
+
+    assert _upload_cli.MEDIA_TYPES == uploads.MEDIA_TYPES
+    assert _upload_cli.DEFAULT_PART_SIZE == uploads.DEFAULT_PART_SIZE
+    assert _upload_cli.DEFAULT_CONCURRENCY == uploads.DEFAULT_CONCURRENCY
+    scopes = "read:self read:media write:media"
+    emulator.control("PATCH", "/app", json={"scopes": scopes.split()})
+    emulator.settings(upload_ready_seconds=0)
+    env = dev_environment(
+        app_url="http://127.0.0.1:8000", platform_url=emulator.base_url, environ={}
+    )
+    env.update(
+        REDIS_URL=redis_standalone_url,
+        TOKEN_ENCRYPTION_KEYS=generate_key("k1"),
+        OAUTH_SCOPES=scopes,
+    )
+
+    async def authorize() -> str:
+        services = build_services(Settings.from_env(env))
+        try:
+            result = await services.exchange.exchange(emulator.session_token())
+            return result.user.uuid
+        finally:
+            await services.aclose()
+
+    creator = asyncio.run(authorize())
+    source = tmp_path / "clip.mp4"
+    source.write_bytes(payload(MIN_PART_SIZE + 4096))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "fanvue_embedded.cli", "media", "upload", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=bare_env(env),
+            check=False,
+        )
+
+    done = cli(
+        str(source),
+        "--creator",
+        creator,
+        "--name",
+        "CLI clip",
+        "--type",
+        "video",
+        "--part-size",
+        "5",
+        "--wait",
+    )
+    assert done.returncode == 0, done.stderr
+    media_uuid, status = done.stdout.split()[:2]
+    assert status == "ready"
+    assert "(2 parts" in done.stdout
+    assert "100%" in done.stderr
+    assert calls(emulator, PUTS) == 2
+    refused = cli(
+        str(source), "--creator", creator, "--name", "x", "--type", "video", "--part-size", "1"
+    )
+    assert refused.returncode == 1
+    assert "upload failed: part_size" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert media_uuid
