@@ -23,7 +23,17 @@ from tests.support.emulator import EmulatorHandle
 from tests.support.redis_server import run_redis_server
 from tests.support.servers import free_port, spawn
 
-from . import exchange_latency, keepalive, lookup, memory, paging, storm, throughput
+from . import (
+    budget,
+    exchange_latency,
+    keepalive,
+    lookup,
+    memory,
+    paging,
+    storm,
+    throughput,
+    uploads,
+)
 from .common import BenchEnv, Section
 from .report import machine_info, merge, render
 
@@ -37,6 +47,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "keepalive": keepalive.run,
     "memory": memory.run,
     "paging": paging.run,
+    "budget": budget.run,
+    "uploads": uploads.run,
 }
 
 

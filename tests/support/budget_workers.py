@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
@@ -25,8 +26,9 @@ def call_through_budget(
     barrier: Barrier,
     results: Queue[str],
 ) -> None:
-    """GET each of ``paths`` through a Redis budget shared with the other processes, once
-    every process is ready; report ``{"ok", "failed", "rate_limited", "errors"}`` as JSON."""
+    """GET each of ``paths`` through a Redis budget shared with the other processes (none when
+    ``limit`` is 0: the naive baseline), once every process is ready; report ``{"ok",
+    "failed", "rate_limited", "errors", "started", "finished"}`` (wall-clock times) as JSON."""
     barrier.wait(timeout=60)
     results.put(
         json.dumps(
@@ -47,13 +49,16 @@ async def _calls(
     window: float,
     concurrency: int,
 ) -> dict[str, object]:
-    budget = RedisRateBudget(
-        redis_from_url(redis_url), limit=limit, window=window, max_wait=120, close_client=True
-    )
+    budget = None
+    if limit > 0:
+        budget = RedisRateBudget(
+            redis_from_url(redis_url), limit=limit, window=window, max_wait=120, close_client=True
+        )
     queue: asyncio.Queue[str] = asyncio.Queue()
     for path in paths:
         queue.put_nowait(path)
     ok, rate_limited, errors = 0, 0, []
+    started = time.time()
     # The client's own 429 retry is off: a 429 must surface here, not be waited out.
     async with FanvueClient(
         token, api_base_url=api_base_url, budget=budget, acting_for=user, rate_limit_retries=0
@@ -72,5 +77,14 @@ async def _calls(
                     ok += 1
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-    await budget.aclose()
-    return {"ok": ok, "failed": len(errors), "rate_limited": rate_limited, "errors": errors[:5]}
+    finished = time.time()
+    if budget is not None:
+        await budget.aclose()
+    return {
+        "ok": ok,
+        "failed": len(errors),
+        "rate_limited": rate_limited,
+        "errors": errors[:5],
+        "started": started,
+        "finished": finished,
+    }
