@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ._argtypes import positive_int
 from .errors import FanvueError
 
-__all__ = ["add_media_parser", "run_media"]
+if TYPE_CHECKING:
+    from .services import Services
+
+__all__ = ["add_media_parser", "upload_command"]
 
 _MIB = 1024 * 1024
 _BAR = 30
@@ -69,33 +72,28 @@ class ProgressBar:
         self._stream.flush()
 
 
-async def run_media(args: argparse.Namespace) -> int:
+async def upload_command(services: Services, args: argparse.Namespace) -> int:
     """Run ``media upload``; one line on stdout with the new media's uuid and status."""
-    from .cli import _with_services  # the CLI's own services wrapper (Redis errors as one line)
-    from .services import Services
     from .uploads import upload_media
 
-    async def work(services: Services) -> int:
-        bar = ProgressBar(sys.stderr)
-        try:
-            async with services.tokens.client(args.creator) as api:
-                result = await upload_media(
-                    api,
-                    args.file,
-                    name=args.name,
-                    media_type=args.media_type,
-                    part_size=args.part_size * _MIB,
-                    concurrency=args.concurrency,
-                    progress=bar,
-                    wait_ready=args.wait,
-                    creator_uuid=args.managed,
-                )
-        except (ValueError, FanvueError) as exc:
-            bar.done()
-            print(f"fanvue-embedded: upload failed: {exc}", file=sys.stderr)
-            return 1
+    bar = ProgressBar(sys.stderr)
+    try:
+        async with services.tokens.client(args.creator) as api:
+            result = await upload_media(
+                api,
+                args.file,
+                name=args.name,
+                media_type=args.media_type,
+                part_size=args.part_size * _MIB,
+                concurrency=args.concurrency,
+                progress=bar,
+                wait_ready=args.wait,
+                creator_uuid=args.managed,
+            )
+    except (ValueError, FanvueError) as exc:
         bar.done()
-        print(f"{result.media_uuid} {result.status} ({result.parts} parts, {result.size} bytes)")
-        return 0
-
-    return await _with_services(work)
+        print(f"fanvue-embedded: upload failed: {exc}", file=sys.stderr)
+        return 1
+    bar.done()
+    print(f"{result.media_uuid} {result.status} ({result.parts} parts, {result.size} bytes)")
+    return 0

@@ -39,7 +39,7 @@ from ._devdefaults import (
     DEV_WEBHOOK_SECRET,
 )
 from ._preflight import ensure_port_free, http_url, redis_location
-from ._upload_cli import add_media_parser, run_media
+from ._upload_cli import add_media_parser, upload_command
 from ._version import __version__
 from .errors import ConfigurationError, StoreUnavailable
 from .logs import configure_logging
@@ -502,7 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "webhooks":
             return asyncio.run(_run_webhooks(args))
         elif args.command == "media":
-            return asyncio.run(run_media(args))
+            return asyncio.run(_with_services(lambda services: upload_command(services, args)))
     except ConfigurationError as exc:
         print(f"fanvue-embedded: configuration error: {exc}", file=sys.stderr)
         return 2
