@@ -65,7 +65,7 @@ async def _ours(api: FanvueClient, path: Path, concurrency: int) -> None:
 
 
 async def run(env: BenchEnv) -> Section:
-    trials = 2 if env.quick else 15
+    trials = 2 if env.quick else 21
     emulator = env.emulator
     previous_limit = emulator.control("GET", "/settings")["rate_limit"]
     emulator.settings(rate_limit=1_000_000_000)
@@ -131,6 +131,12 @@ async def run(env: BenchEnv) -> Section:
             ("plain httpx loop", f"{mib_s('plain')} ({median(seconds['plain']):.2f} s median)"),
             (f"upload_media, concurrency {DEFAULT_CONCURRENCY}", mib_s("ours")),
             ("upload_media, concurrency 1", mib_s("ours_1")),
+            (
+                "best time of the run, plain / ours at concurrency "
+                f"{DEFAULT_CONCURRENCY} and 1 (the least noisy view on a loaded machine)",
+                f"{min(seconds['plain']) / min(seconds['ours']):.3f}x, "
+                f"{min(seconds['plain']) / min(seconds['ours_1']):.3f}x",
+            ),
             ("trials", f"{trials} rounds of the three uploads, order rotated"),
         ],
         notes=[

@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from .client import FanvueClient
-from .errors import FanvueError, ProtocolError, TransientError
+from .errors import ProtocolError, TransientError
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -60,9 +60,10 @@ ProgressCallback = Callable[[int, int | None], Awaitable[None] | None]
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | AsyncIterable[bytes]
 
 
-class UploadError(FanvueError):
+class UploadError(TransientError):
     """An upload could not finish: a part failed every attempt, or the media failed
-    processing (``status == "error"``) or was not ready within ``ready_timeout``."""
+    processing (``status == "error"``) or was not ready within ``ready_timeout``. Transient:
+    nothing was lost, and the upload can be run again."""
 
     code = "upload_failed"
 
