@@ -321,3 +321,24 @@ def test_rate_settings_from_the_environment() -> None:
         with pytest.raises(ConfigurationError) as bad:
             Settings.from_env({**base, name: value})
         assert bad.value.variable == name
+
+
+async def test_calls_still_go_when_the_budgets_redis_is_down(
+    emulator: EmulatorHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The budget is advisory: a dead Redis costs the count, never the call."""
+    from fanvue_embedded import client as client_module
+    from tests.support.servers import free_port
+
+    client_module._budget_logged_at = None  # the once-a-minute note is due
+    token = await access_token(emulator)
+    dead = redis_from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    budget = RedisRateBudget(dead, limit=5, window=60, max_wait=0)
+    async with FanvueClient(
+        token, api_base_url=emulator.base_url, budget=budget, acting_for=emulator.creator_uuid()
+    ) as api:
+        me = await api.get("/users/me")
+    await dead.aclose()
+    assert me["uuid"] == emulator.creator_uuid()
+    assert api_calls(emulator) == 1
+    assert "rate-limit budget unavailable" in caplog.text
