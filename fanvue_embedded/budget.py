@@ -28,7 +28,6 @@ window ends. The scripts live in ``store/lua/budget_take.lua`` and ``budget_sync
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import threading
 import time
@@ -51,8 +50,6 @@ __all__ = [
     "RedisRateBudget",
     "bucket_for",
 ]
-
-logger = logging.getLogger("fanvue_embedded.budget")
 
 DEFAULT_RATE_LIMIT = 200
 """Requests per window per bucket, as Fanvue documents (raised from 100)."""
