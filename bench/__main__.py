@@ -23,7 +23,18 @@ from tests.support.emulator import EmulatorHandle
 from tests.support.redis_server import run_redis_server
 from tests.support.servers import free_port, spawn
 
-from . import exchange_latency, keepalive, lookup, memory, paging, storm, throughput, typed_api
+from . import (
+    budget,
+    exchange_latency,
+    keepalive,
+    lookup,
+    memory,
+    paging,
+    storm,
+    throughput,
+    typed_api,
+    uploads,
+)
 from .common import BenchEnv, Section
 from .report import machine_info, merge, render
 
@@ -38,6 +49,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "memory": memory.run,
     "paging": paging.run,
     "typed": typed_api.run,
+    "budget": budget.run,
+    "uploads": uploads.run,
 }
 
 

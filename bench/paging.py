@@ -32,14 +32,14 @@ API_VERSION = "2025-06-26"
 CREATOR = "luna.rivers"
 
 
-async def _access_token(env: BenchEnv) -> str:
+async def _access_token(env: BenchEnv, scopes: tuple[str, ...] = ("read:self", "read:fan")) -> str:
     platform = PlatformClient(platform_url=env.emulator.base_url)
     oauth = OAuthClient(
         client_id=DEV_CLIENT_ID,
         client_secret=DEV_CLIENT_SECRET,
         issuer_base_url=env.emulator.base_url,
         redirect_uri=DEV_REDIRECT_URI,
-        scopes=("read:self", "read:fan"),
+        scopes=scopes,
     )
     try:
         verifier = generate_code_verifier()

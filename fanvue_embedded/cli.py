@@ -32,6 +32,7 @@ from ._argtypes import (
 )
 from ._devdefaults import DEV_WEBHOOK_SECRET
 from ._preflight import ensure_port_free, http_url, redis_location
+from ._upload_cli import add_media_parser, upload_command
 from ._version import __version__
 from .devserver import DEV_IGNORED_VARIABLES, dev_environment, run_dev
 from .errors import ConfigurationError, StoreUnavailable
@@ -343,13 +344,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retry.add_argument("deliveries", nargs="*", help="delivery ids from `webhooks list`")
     retry.add_argument("--all", action="store_true", dest="every", help="every failed one")
+    add_media_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # One-shot commands print a report: httpx's per-request INFO lines would only clutter it.
-    quiet = args.command in ("check", "tokens", "keys", "webhooks")
+    quiet = args.command in ("check", "tokens", "keys", "webhooks", "media")
     configure_logging(
         logging.WARNING if quiet else logging.INFO,
         json_format=args.command in ("serve", "worker"),
@@ -371,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_run_worker(args))
         elif args.command == "webhooks":
             return asyncio.run(_run_webhooks(args))
+        elif args.command == "media":
+            return asyncio.run(_with_services(lambda services: upload_command(services, args)))
     except ConfigurationError as exc:
         print(f"fanvue-embedded: configuration error: {exc}", file=sys.stderr)
         return 2

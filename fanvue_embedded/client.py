@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -32,7 +34,8 @@ from .api_responses import (
     parse_retry_after,
     warn_if_deprecated,
 )
-from .errors import InsufficientScope, ProtocolError, RateLimitedError
+from .budget import Bucket, RateBudget, bucket_for
+from .errors import InsufficientScope, ProtocolError, RateLimitedError, StoreUnavailable
 from .metrics import Metrics
 from .models import FanvueUser, system_clock
 from .paging import DEFAULT_MAX_PAGES, plan_for, walk
@@ -41,6 +44,39 @@ from .spec import Operation, Spec, load_spec
 from .values import DEFAULT_API_VERSION
 
 __all__ = ["AccessTokenProvider", "FanvueClient", "RateLimit", "parse_retry_after"]
+
+logger = logging.getLogger("fanvue_embedded.client")
+
+
+_BUDGET_LOG_INTERVAL = 60.0
+_budget_logged_at: float | None = None
+
+
+def _log_budget_down() -> None:
+    """Say once a minute that calls go out uncounted while the budget's Redis is down."""
+    global _budget_logged_at
+    now = time.monotonic()
+    if _budget_logged_at is None or now - _budget_logged_at >= _BUDGET_LOG_INTERVAL:
+        _budget_logged_at = now
+        logger.warning("rate-limit budget unavailable (Redis down): calls go out uncounted")
+
+
+async def _take_budget(budget: RateBudget, bucket: Bucket, method: str, path: str) -> None:
+    try:
+        await budget.acquire(bucket, method=method, path=path)
+    except StoreUnavailable:
+        # The budget is advisory: without Redis the call still goes (Fanvue's 429 handling
+        # remains), as tokens are still served from a held set meanwhile.
+        _log_budget_down()
+
+
+async def _sync_budget(
+    budget: RateBudget, bucket: Bucket, rate_limit: RateLimit, retry_after: float | None
+) -> None:
+    try:
+        await budget.observe(bucket, rate_limit, retry_after=retry_after)
+    except StoreUnavailable:
+        _log_budget_down()
 
 
 class AccessTokenProvider(Protocol):
@@ -56,6 +92,10 @@ class FanvueClient:
     schedule. ``spec`` defaults to the packaged Fanvue spec (``load_spec()``).
     ``granted_scopes`` reads the creator's grant: spec-checked calls needing a scope outside
     it raise ``InsufficientScope`` before sending (``TokenManager.client`` passes it).
+
+    ``budget`` (with ``acting_for``, the uuid of the user whose token this is) takes a token
+    from the shared rate-limit budget before every request and re-syncs it from every
+    response (``budget.py``); without it, nothing is counted on this side.
     """
 
     def __init__(
@@ -72,7 +112,13 @@ class FanvueClient:
         metrics: Metrics | None = None,
         spec: Spec | None = None,
         granted_scopes: GrantedScopes | None = None,
+        budget: RateBudget | None = None,
+        acting_for: str | None = None,
     ) -> None:
+        if budget is not None and not acting_for:
+            raise ValueError("a rate-limit budget needs acting_for (the token's user uuid)")
+        self._budget = budget
+        self._acting_for = acting_for or ""
         self._provider: AccessTokenProvider | None = None
         self._fixed_token: str | None = None
         if isinstance(access_token, str):
@@ -94,6 +140,11 @@ class FanvueClient:
         self.last_rate_limit: RateLimit | None = None
         self._granted_scopes = granted_scopes
         self._granted: frozenset[str] | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The httpx client requests go through (its transport, timeouts and limits)."""
+        return self._http
 
     def __repr__(self) -> str:
         return f"FanvueClient(api_base_url={self.api_base_url!r}, api_version={self.api_version!r})"
@@ -208,6 +259,10 @@ class FanvueClient:
             "X-Fanvue-API-Version": self.api_version,
             "Accept": "application/json",
         }
+        budget = self._budget
+        bucket = bucket_for(self._acting_for, path) if budget is not None else None
+        if budget is not None and bucket is not None:
+            await _take_budget(budget, bucket, method, path)
         with self._metrics.observe_upstream("api"):
             async with translate_transport_errors(f"Fanvue API {method} {path}"):
                 response = await self._http.request(
@@ -218,7 +273,15 @@ class FanvueClient:
                     headers=headers,
                 )
                 await response.aread()
-        self.last_rate_limit = RateLimit.from_headers(response.headers)
+        rate_limit = RateLimit.from_headers(response.headers)
+        self.last_rate_limit = rate_limit
+        if budget is not None and bucket is not None:
+            retry_after = None
+            if response.status_code == 429:
+                retry_after = parse_retry_after(
+                    response.headers.get("Retry-After"), now=self._clock()
+                )
+            await _sync_budget(budget, bucket, rate_limit, retry_after)
         return response
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:

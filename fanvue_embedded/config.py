@@ -180,6 +180,14 @@ def _parse_count(variable: str, value: str) -> int:
     return int(value)
 
 
+def _parse_limit(variable: str, value: str) -> int:
+    if not value.isdigit():
+        raise ConfigurationError(
+            f"{variable} must be a whole number (0 = off), got {value!r}.", variable=variable
+        )
+    return int(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the service and the library need, validated.
@@ -218,6 +226,10 @@ class Settings:
     # creator's answer is reused.
     app_uuid: str | None = None
     entitlement_ttl: float = 60.0
+    # The shared Fanvue rate-limit budget (README "Rate-limit budget"); 0 turns it off.
+    api_rate_limit: int = 200
+    api_rate_window: float = 60.0
+    api_rate_max_wait: float = 5.0
 
     def __post_init__(self) -> None:
         production = self.mode == "production"
@@ -312,6 +324,12 @@ class Settings:
             raise ConfigurationError(
                 "ENTITLEMENT_CACHE_TTL must not be negative.", variable="ENTITLEMENT_CACHE_TTL"
             )
+        if self.api_rate_limit < 0 or self.api_rate_window <= 0 or self.api_rate_max_wait < 0:
+            raise ConfigurationError(
+                "FANVUE_RATE_LIMIT must be 0 (off) or more, FANVUE_RATE_WINDOW positive and "
+                "FANVUE_RATE_MAX_WAIT not negative.",
+                variable="FANVUE_RATE_LIMIT",
+            )
         if not self.token_encryption_keys and (production or self.redis_url is not None):
             raise ConfigurationError(
                 "TOKEN_ENCRYPTION_KEYS is required with Redis or in production mode; "
@@ -389,6 +407,8 @@ class Settings:
                 ("refresh_leeway", "TOKEN_REFRESH_LEEWAY", 0.0),
                 ("exchange_failure_window", "EXCHANGE_FAILURE_WINDOW", 1.0),
                 ("entitlement_ttl", "ENTITLEMENT_CACHE_TTL", 0.0),
+                ("api_rate_window", "FANVUE_RATE_WINDOW", 1.0),
+                ("api_rate_max_wait", "FANVUE_RATE_MAX_WAIT", 0.0),
             )
             if (raw := get(variable)) is not None
         }
@@ -416,6 +436,7 @@ class Settings:
             ),
             image_origins=_split_list(get("CSP_IMG_ORIGINS") or ""),
             app_uuid=get("FANVUE_APP_UUID"),
+            api_rate_limit=_parse_limit("FANVUE_RATE_LIMIT", get("FANVUE_RATE_LIMIT") or "200"),
             **numbers,
         )
 

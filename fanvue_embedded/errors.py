@@ -33,6 +33,7 @@ differently::
     │   ├── RateLimitedError                 rate_limited          (429)
     │   │   └── TooManyFailedAttempts        too_many_failed_attempts (our exchange limit)
     │   ├── RefreshInProgress                refresh_in_progress   (another worker holds the lock)
+    │   ├── UploadError (in uploads)         upload_failed         (a part failed every try)
     │   └── StoreUnavailable                 store_unavailable     (Redis down)
     │       └── StoreFull                    store_full            (Redis refuses writes: OOM)
     ├── StoreError                           store_error

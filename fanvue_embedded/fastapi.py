@@ -37,10 +37,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from .api import FanvueAPI
 from .app.auth import CreatorContext, creator_context, renewal_headers
 from .app.host import RENEWAL_SCOPE_KEY
 from .app.services import services_of
-from .api import FanvueAPI
 from .client import FanvueClient
 from .entitlements import Entitlement
 

@@ -28,6 +28,7 @@ import httpx
 from ._http import build_async_client
 from ._redis import RedisClient, redis_from_url
 from .attempts import FailureLimiter
+from .budget import MemoryRateBudget, RateBudget, RedisRateBudget
 from .config import Settings
 from .crypto import Keyring
 from .entitlements import EntitlementCache, Entitlements
@@ -49,7 +50,7 @@ READY_CACHE_SECONDS = 1.0
 """How long one readiness answer is reused: probes from a busy proxy cost one write a second."""
 
 
-_Closeable = TokenStore | EphemeralStore | httpx.AsyncClient | WebhookBackend
+_Closeable = TokenStore | EphemeralStore | httpx.AsyncClient | WebhookBackend | RateBudget
 
 
 @dataclass(slots=True)
@@ -67,6 +68,7 @@ class _Parts:
     exchange_failures: FailureLimiter
     webhooks: WebhookBackend
     entitlements: Entitlements
+    budget: RateBudget | None = None
     owned: tuple[_Closeable, ...] = ()
     closer: AsyncGenerator[None, None] | None = field(default=None, repr=False)
     closed: bool = False
@@ -204,6 +206,9 @@ class Services:
     def entitlements(self) -> Entitlements:
         """Creators' app subscriptions (``FANVUE_APP_UUID``); one cache for every loop."""
         return self._parts().entitlements
+    def budget(self) -> RateBudget | None:
+        """The Fanvue rate-limit budget every ``tokens.client()`` counts against (None: off)."""
+        return self._parts().budget
 
     async def ready(self) -> bool:
         """Readiness: the token store answers *and* takes a write. A tiny write probe (a key
@@ -295,6 +300,8 @@ def build_services(
         shared = ()
     # Entitlement answers are plain data: one cache for every loop of the process.
     entitlement_cache = EntitlementCache(ttl=settings.entitlement_ttl)
+    # Without Redis the budget is this process's: shared by every loop, like memory stores.
+    memory_budget = _memory_budget(settings) if settings.redis_url is None else None
     if webhooks is None and settings.redis_url is None:
         # In memory the records are the data itself: shared by every loop, like memory stores.
         webhooks = WebhookBackend.in_memory(keyring, clock=clock, metrics=metrics)
@@ -331,6 +338,15 @@ def build_services(
         part_http = http or build_async_client()
         if http is None:
             owned.append(part_http)
+        budget: RateBudget | None = memory_budget
+        if settings.redis_url is not None and settings.api_rate_limit > 0:
+            if redis is None:  # both stores were passed in: the budget gets its own client
+                budget = _redis_budget(
+                    settings, redis_from_url(settings.redis_url.get_secret_value()), own=True
+                )
+                owned.append(budget)
+            else:
+                budget = _redis_budget(settings, redis, own=False)
         return _assemble(
             settings,
             http=part_http,
@@ -343,6 +359,7 @@ def build_services(
             metrics=metrics,
             owned=tuple(owned),
             entitlement_cache=entitlement_cache,
+            budget=budget,
         )
 
     return Services(settings, build_parts=build_parts, clock=clock, metrics=metrics)
@@ -361,6 +378,7 @@ def _assemble(
     metrics: Metrics,
     owned: tuple[_Closeable, ...],
     entitlement_cache: EntitlementCache,
+    budget: RateBudget | None = None,
 ) -> _Parts:
     oauth = OAuthClient.from_settings(settings, http=http, clock=clock, metrics=metrics)
     platform = PlatformClient(platform_url=settings.platform_url, http=http, metrics=metrics)
@@ -374,6 +392,7 @@ def _assemble(
         on_reauthorization_required=on_reauthorization_required,
         clock=clock,
         metrics=metrics,
+        budget=budget,
     )
     return _Parts(
         http=http,
@@ -410,5 +429,26 @@ def _assemble(
         entitlements=Entitlements(
             app_uuid=settings.app_uuid, client_for=tokens.client, cache=entitlement_cache
         ),
+        budget=budget,
         owned=owned,
+    )
+
+
+def _memory_budget(settings: Settings) -> MemoryRateBudget | None:
+    if settings.api_rate_limit == 0:
+        return None
+    return MemoryRateBudget(
+        limit=settings.api_rate_limit,
+        window=settings.api_rate_window,
+        max_wait=settings.api_rate_max_wait,
+    )
+
+
+def _redis_budget(settings: Settings, redis: RedisClient, *, own: bool) -> RedisRateBudget:
+    return RedisRateBudget(
+        redis,
+        limit=settings.api_rate_limit,
+        window=settings.api_rate_window,
+        max_wait=settings.api_rate_max_wait,
+        close_client=own,
     )

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 import httpx
 
 from .api import FanvueAPI
+from .budget import RateBudget
 from .client import AccessTokenProvider, FanvueClient
 from .errors import (
     ClientAuthenticationError,
@@ -105,6 +106,7 @@ class TokenManager:
         on_reauthorization_required: OnReauthorizationRequired | None = None,
         clock: Clock = system_clock,
         metrics: Metrics | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
         if not 0 < lock_ttl < grace_period:
             raise ValueError("lock_ttl must be positive and well under the grace period")
@@ -123,6 +125,7 @@ class TokenManager:
         self._on_reauthorization_required = on_reauthorization_required
         self._clock = clock
         self._metrics = metrics or Metrics()
+        self._budget = budget  # the shared rate-limit budget every client() counts against
         self._inflight: dict[str, asyncio.Task[_Result]] = {}
         self._reads: dict[str, asyncio.Future[StoredTokens]] = {}
         # Rotated sets the store could not take yet (Redis down): served from here meanwhile.
@@ -188,6 +191,8 @@ class TokenManager:
             clock=self._clock,
             metrics=self._metrics,
             granted_scopes=lambda: self.granted_scopes(creator),
+            budget=self._budget,
+            acting_for=creator,
         )
 
     def api(self, creator: str) -> FanvueAPI:

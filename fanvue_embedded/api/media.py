@@ -9,6 +9,7 @@ from typing import Literal
 from uuid import UUID
 
 from ..client import FanvueClient
+from ._extras import MediaExtras
 from ._runtime import body
 from .shapes import (
     CompleteUploadSessionResponse,
@@ -22,7 +23,7 @@ from .shapes import (
 )
 
 
-class Media:
+class Media(MediaExtras):
     """``api.media``."""
 
     def __init__(self, client: FanvueClient) -> None:

@@ -1,7 +1,8 @@
 """Fault injection: latency, 503s, dropped responses, concurrent-refresh rejection.
 
 All faults are off by default. Groups: ``platform`` (authorize-on-behalf), ``token``
-(``/oauth2/token``), ``auth`` (``/oauth2/auth``), ``api`` (the Fanvue API).
+(``/oauth2/token``), ``auth`` (``/oauth2/auth``), ``api`` (the Fanvue API), ``objects`` (the
+object store behind presigned upload URLs: a failed part PUT stores nothing).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import random
 import threading
 from typing import Any
 
-GROUPS = ("platform", "token", "auth", "api")
+GROUPS = ("platform", "token", "auth", "api", "objects")
 _COUNTS = ("drop_after_rotation", "reject_next_refresh", "malformed_token_response")
 
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from ._http import counted
+from ._http import counted, injected_fault
 from .state import EmulatorState
 
 MAX_PART_BYTES = 64 * 1024 * 1024
@@ -24,6 +24,10 @@ def object_routes(state: EmulatorState) -> list[Route]:
         data = await request.body()
         if len(data) > MAX_PART_BYTES:
             return PlainTextResponse("EntityTooLarge", status_code=400)
+        # After the body is read, so a client sees a clean 503 rather than a reset mid-send.
+        fault = await injected_fault(state.faults, "objects")
+        if fault is not None:
+            return fault
         etag = state.worlds.put_object(request.path_params["token"], data)
         if etag is None:
             return PlainTextResponse("AccessDenied", status_code=403)

@@ -9,6 +9,7 @@ from typing import Literal
 from uuid import UUID
 
 from ...client import FanvueClient
+from .._extras import CreatorMediaExtras
 from .._runtime import body
 from ..shapes import (
     CompleteUploadSessionResponse,
@@ -19,7 +20,7 @@ from ..shapes import (
 )
 
 
-class CreatorMedia:
+class CreatorMedia(CreatorMediaExtras):
     """``api.creator(uuid).media``."""
 
     def __init__(self, client: FanvueClient, creator: str) -> None:
