@@ -206,6 +206,8 @@ class Services:
     def entitlements(self) -> Entitlements:
         """Creators' app subscriptions (``FANVUE_APP_UUID``); one cache for every loop."""
         return self._parts().entitlements
+
+    @property
     def budget(self) -> RateBudget | None:
         """The Fanvue rate-limit budget every ``tokens.client()`` counts against (None: off)."""
         return self._parts().budget
