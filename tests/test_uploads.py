@@ -369,3 +369,20 @@ def test_cli_upload_shows_progress_and_prints_the_media(
     assert "upload failed: part_size" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert media_uuid
+
+
+async def test_the_typed_api_uploads_through_the_same_flow(
+    emulator: EmulatorHandle, api: FanvueClient
+) -> None:
+    from fanvue_embedded.api import FanvueAPI
+
+    typed = FanvueAPI(api)
+    data = payload(6 * 1024 * 1024)  # two parts at the 5 MiB minimum
+    result = await typed.media.upload(
+        data, name="Typed", media_type="image", part_size=5 * 1024 * 1024
+    )
+    assert (result.parts, result.size) == (2, len(data))
+    emulator.advance(60)
+    media = await typed.media.get(result.media_uuid)
+    assert media["uuid"] == result.media_uuid
+    assert media.get("status") == "ready"
