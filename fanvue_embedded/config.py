@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ._devdefaults import DEV_ENCRYPTION_KEY
@@ -199,6 +199,8 @@ class Settings:
     public_url: str | None = None
     embed_path: str = "/embedded"
     refresh_leeway: float = 60.0
+    redis_max_connections: int = 64
+    redis_pool_timeout: float = 5.0
     cors_allowed_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -266,6 +268,11 @@ class Settings:
             raise ConfigurationError(
                 "SESSION_TTL must be positive and SESSION_MAX_AGE at least SESSION_TTL.",
                 variable="SESSION_TTL",
+            )
+        if self.redis_max_connections < 1 or self.redis_pool_timeout <= 0:
+            raise ConfigurationError(
+                "REDIS_MAX_CONNECTIONS must be at least 1 and REDIS_POOL_TIMEOUT positive.",
+                variable="REDIS_MAX_CONNECTIONS",
             )
         if not self.token_encryption_keys and (production or self.redis_url is not None):
             raise ConfigurationError(
@@ -336,15 +343,24 @@ class Settings:
         redis_url = get("REDIS_URL")
         keys = get("TOKEN_ENCRYPTION_KEYS")
         public_url = _public_url(get("PUBLIC_URL"), get("BASE_URL"))
-        numbers = {
+        numbers: dict[str, Any] = {
             name: _parse_float(variable, raw, minimum=minimum)
             for name, variable, minimum in (
                 ("session_ttl", "SESSION_TTL", 1.0),
                 ("session_max_age", "SESSION_MAX_AGE", 1.0),
                 ("refresh_leeway", "TOKEN_REFRESH_LEEWAY", 0.0),
+                ("redis_pool_timeout", "REDIS_POOL_TIMEOUT", 0.001),
             )
             if (raw := get(variable)) is not None
         }
+        if (raw_connections := get("REDIS_MAX_CONNECTIONS")) is not None:
+            connections = _parse_float("REDIS_MAX_CONNECTIONS", raw_connections, minimum=1.0)
+            if connections != int(connections):
+                raise ConfigurationError(
+                    "REDIS_MAX_CONNECTIONS must be a whole number.",
+                    variable="REDIS_MAX_CONNECTIONS",
+                )
+            numbers["redis_max_connections"] = int(connections)
         return cls(
             client_id=require("OAUTH_CLIENT_ID"),
             client_secret=Secret(require("OAUTH_CLIENT_SECRET")),
