@@ -22,7 +22,17 @@ from tests.support.emulator import EmulatorHandle
 from tests.support.redis_server import run_redis_server
 from tests.support.servers import free_port, spawn
 
-from . import exchange_latency, keepalive, lookup, memory, storm, throughput
+from . import (
+    exchange_latency,
+    invalidation,
+    keepalive,
+    lookup,
+    memory,
+    refresh,
+    sniffio_cost,
+    storm,
+    throughput,
+)
 from .common import BenchEnv, Section
 from .report import machine_info, render
 
@@ -35,6 +45,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "throughput": throughput.run,
     "keepalive": keepalive.run,
     "memory": memory.run,
+    "refresh": refresh.run,
+    "invalidation": invalidation.run,
+    "sniffio": sniffio_cost.run,
 }
 
 
