@@ -26,10 +26,13 @@ from tests.support.servers import free_port, spawn
 from . import (
     budget,
     exchange_latency,
+    invalidation,
     keepalive,
     lookup,
     memory,
     paging,
+    refresh,
+    sniffio_cost,
     storm,
     throughput,
     typed_api,
@@ -51,6 +54,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "typed": typed_api.run,
     "budget": budget.run,
     "uploads": uploads.run,
+    "refresh": refresh.run,
+    "invalidation": invalidation.run,
+    "sniffio": sniffio_cost.run,
 }
 
 

@@ -166,3 +166,39 @@ def command_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, in
     delta = {name: after.get(name, 0) - before.get(name, 0) for name in after}
     delta.pop("info", None)
     return {name: count for name, count in sorted(delta.items()) if count}
+
+
+class CommandCounter:
+    """Counts the commands one client sends, by name (a script call counts once: EVALSHA).
+
+    Wraps the client's ``execute_command``, which every command and script call goes
+    through; ``INFO commandstats`` cannot tell those from the commands a script runs inside."""
+
+    def __init__(self, client: Any) -> None:
+        self.counts: dict[str, int] = {}
+        original = client.execute_command
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            name = str(args[0]).lower()
+            self.counts[name] = self.counts.get(name, 0) + 1
+            return await original(*args, **kwargs)
+
+        client.execute_command = counted
+
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def reset(self) -> None:
+        self.counts.clear()
+
+
+async def wait_for_live_cache(
+    store: Any, creator: str, lookup: Callable[[], Awaitable[object]]
+) -> None:
+    """Until ``store`` serves ``creator`` from memory (its invalidation channel is live)."""
+    deadline = time.monotonic() + 30
+    while store.cached(creator) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the token cache never went live")
+        await lookup()
+        await asyncio.sleep(0.01)

@@ -1,8 +1,9 @@
 """Process entry points for the refresh storm (run in ``spawn`` children, so importable).
 
 Each child plays one app process: ``callers`` coroutines ask for the creator's access token at
-the same moment, once per round. The parent expires the token between rounds and releases all
-children together through a barrier. Children report timings and token *fingerprints* (never
+the same moment, once per round. Our processes move their injected clocks one token lifetime on
+per round (an expiry, as time makes it: every process's in-memory copy expires too); the naive
+clients expire their in-memory token. The parent releases all children through a barrier. Children report timings and token *fingerprints* (never
 the tokens) through a queue.
 """
 
@@ -24,6 +25,9 @@ from fanvue_embedded.crypto import Keyring
 from fanvue_embedded.oauth import OAuthClient
 from fanvue_embedded.store import RedisTokenStore
 from fanvue_embedded.tokens import TokenManager, fingerprint
+
+ROUND_SECONDS = 3600.0
+"""How far each round moves our processes' clocks: one emulator access-token lifetime."""
 
 
 @dataclass(frozen=True)
@@ -73,16 +77,24 @@ async def _coordinated(
         issuer_base_url=config.emulator_url,
         api_base_url=config.emulator_url,
     )
+    offset = [0.0]
+
+    def clock() -> float:
+        return time.time() + offset[0]
+
     store = RedisTokenStore.from_url(
-        config.redis_url, Keyring(parse_encryption_keys(config.encryption_keys))
+        config.redis_url, Keyring(parse_encryption_keys(config.encryption_keys)), clock=clock
     )
     http = build_async_client()
-    oauth = OAuthClient.from_settings(settings, http=http)
-    manager = TokenManager(store=store, oauth=oauth, api_base_url=config.emulator_url, http=http)
+    oauth = OAuthClient.from_settings(settings, http=http, clock=clock)
+    manager = TokenManager(
+        store=store, oauth=oauth, api_base_url=config.emulator_url, http=http, clock=clock
+    )
     try:
         await manager.access_token(config.creator)  # warm the Redis pool and code paths
         for _ in range(config.rounds):
             barrier.wait(timeout=120)
+            offset[0] += ROUND_SECONDS  # every copy of the token is now expired
             started = time.monotonic()
             finished: list[float] = []
             tokens: list[str] = []

@@ -17,11 +17,13 @@ import httpx
 from .common import BenchEnv, Section, exchange_creators, median, spread
 from .exchange_latency import serve
 
-GOAL_RATIO = 0.8
-CONCURRENCY = 16
+GOAL_RATIO = 0.9
+LEVELS = (20, 200)
 
 
-async def _load(client: httpx.AsyncClient, path: str, seconds: float) -> tuple[float, int]:
+async def _load(
+    client: httpx.AsyncClient, path: str, seconds: float, concurrency: int
+) -> tuple[float, int]:
     """Requests per second answered 200 over ``seconds``, and how many were not 200."""
     ok = 0
     failed = 0
@@ -30,14 +32,18 @@ async def _load(client: httpx.AsyncClient, path: str, seconds: float) -> tuple[f
     async def loop() -> None:
         nonlocal ok, failed
         while time.perf_counter() < deadline:
-            response = await client.get(path)
+            try:
+                response = await client.get(path)
+            except httpx.TransportError:
+                failed += 1  # counted, not hidden: a reset connection is an error too
+                continue
             if response.status_code == 200:
                 ok += 1
             else:
                 failed += 1
 
     started = time.perf_counter()
-    await asyncio.gather(*(loop() for _ in range(CONCURRENCY)))
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
     return ok / (time.perf_counter() - started), failed
 
 
@@ -53,57 +59,67 @@ async def run(env: BenchEnv) -> Section:
     finally:
         await services.aclose()
 
-    authed: list[float] = []
-    bare: list[float] = []
-    failures = 0
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    by_level: dict[int, tuple[list[float], list[float], int]] = {}
+    limits = httpx.Limits(max_connections=max(LEVELS), max_keepalive_connections=max(LEVELS))
     with serve(env, "app") as app_url, serve(env, "bare", bare_env) as bare_url:
         async with (
-            httpx.AsyncClient(base_url=app_url, timeout=30, limits=limits) as app,
-            httpx.AsyncClient(base_url=bare_url, timeout=30, limits=limits) as plain,
+            httpx.AsyncClient(base_url=app_url, timeout=60, limits=limits) as app,
+            httpx.AsyncClient(base_url=bare_url, timeout=60, limits=limits) as plain,
         ):
             response = await app.post(
                 "/api/fanvue/session", json={"token": env.emulator.session_token()}
             )
             response.raise_for_status()
             app.headers["Authorization"] = f"Bearer {response.json()['session']}"
-            await _load(app, "/api/me", 0.5)  # warm both servers and their pools
-            await _load(plain, "/bare/me", 0.5)
-            for _ in range(trials):
-                rate, failed = await _load(app, "/api/me", seconds)
-                authed.append(rate)
-                failures += failed
-                rate, failed = await _load(plain, "/bare/me", seconds)
-                bare.append(rate)
-                failures += failed
+            for level in LEVELS:
+                await _load(app, "/api/me", 0.5, level)  # warm both servers and their pools
+                await _load(plain, "/bare/me", 0.5, level)
+                authed: list[float] = []
+                bare: list[float] = []
+                failures = 0
+                for _ in range(trials):
+                    rate, failed = await _load(app, "/api/me", seconds, level)
+                    authed.append(rate)
+                    failures += failed
+                    rate, failed = await _load(plain, "/bare/me", seconds, level)
+                    bare.append(rate)
+                    failures += failed
+                by_level[level] = (authed, bare, failures)
 
-    ratios = [a / b for a, b in zip(authed, bare, strict=True)]
-    ratio = median(ratios)
-    return Section(
-        key="throughput",
-        title="4. Authenticated route throughput vs a bare Starlette route",
-        goal=f"≥ {GOAL_RATIO}x the bare route's requests per second",
-        met=ratio >= GOAL_RATIO and failures == 0,
-        headline=f"{ratio:.2f}x the bare route",
-        rows=[
+    rows: list[tuple[str, str]] = []
+    met = True
+    headline = []
+    for level, (authed, bare, failures) in by_level.items():
+        ratios = [a / b for a, b in zip(authed, bare, strict=True)]
+        ratio = median(ratios)
+        met = met and ratio >= GOAL_RATIO and failures == 0
+        headline.append(f"{ratio:.2f}x at {level} clients")
+        rows += [
             (
-                "authenticated / bare (median of per-trial ratios)",
+                f"{level} clients: authenticated / bare (median of per-trial ratios)",
                 f"{ratio:.2f}x (trials {spread(ratios)})",
             ),
             (
-                "`GET /api/me` (session + token lookup + upstream)",
+                f"{level} clients: `GET /api/me` (session + token lookup + upstream)",
                 f"{median(authed):.0f} req/s median",
             ),
-            ("bare `GET /bare/me` (upstream only)", f"{median(bare):.0f} req/s median"),
-            ("non-200 answers during the trials", str(failures)),
-            (
-                "trials",
-                f"{trials} x {seconds:.0f} s per side, interleaved, {CONCURRENCY} requests in flight",
-            ),
-        ],
+            (f"{level} clients: bare `GET /bare/me`", f"{median(bare):.0f} req/s median"),
+            (f"{level} clients: non-200 answers (both servers)", str(failures)),
+        ]
+    rows.append(("trials", f"{trials} x {seconds:.0f} s per side and level, interleaved"))
+    return Section(
+        key="throughput",
+        title="4. Authenticated route throughput vs a bare Starlette route (served process)",
+        goal=f"≥ {GOAL_RATIO}x the bare route's requests per second at 20 and 200 clients, "
+        "0 errors",
+        met=met,
+        headline=", ".join(headline) + " (0 errors)" if met else ", ".join(headline),
+        rows=rows,
         notes=[
             "One uvicorn worker per server (asyncio loop, h11, no access log). The load "
             "generator, both servers, the emulator and Redis share the machine's 2 cores, so the "
             "absolute rates are low; the ratio is the figure.",
+            "The app's route verifies the app session (one Redis read, on a blocking pool that "
+            "queues bursts) and takes the access token from process memory (no Redis).",
         ],
     )

@@ -8,10 +8,18 @@ Supported URLs (the password, if any, lives in the URL and is never logged):
 - ``redis+cluster://[user:password@]host:port`` (``rediss+cluster://`` for TLS): any seed node.
 
 Every client is built with ``decode_responses=False``: stored values are binary ciphertext.
+
+Bursts queue instead of failing: a client holds at most ``max_connections`` connections (per
+node on a Cluster) and a command that finds them all busy *waits* up to ``pool_timeout``
+seconds for one (then ``StoreUnavailable``). redis-py's own pools raise at once
+(``MaxConnectionsError``, "Too many connections"), which turned a burst of 200 requests into
+503s. Standalone and Sentinel use a blocking pool; redis-py's Cluster client has none, so
+:class:`GatedRedisCluster` puts a semaphore of the same size in front of its commands.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -21,13 +29,16 @@ from typing import Any, TypeAlias
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
 from .errors import ConfigurationError, StoreFull, StoreUnavailable
 
 __all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_POOL_TIMEOUT",
+    "GatedRedisCluster",
     "RedisClient",
     "close_redis",
     "cluster_seed_url",
@@ -41,6 +52,11 @@ __all__ = [
 RedisClient: TypeAlias = Redis | RedisCluster
 
 logger = logging.getLogger("fanvue_embedded.redis")
+
+DEFAULT_MAX_CONNECTIONS = 64
+"""Connections one client opens at most (per Cluster node); more commands queue for one."""
+DEFAULT_POOL_TIMEOUT = 5.0
+"""How long a command waits for a free connection before ``StoreUnavailable`` (seconds)."""
 
 # Errors that mean "Redis can't be reached or can't serve right now": callers retry later.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -109,20 +125,42 @@ def _store_full() -> StoreFull:
     return StoreFull("Redis refuses writes: maxmemory reached (store_full)")
 
 
-def redis_from_url(url: str, **kwargs: Any) -> RedisClient:
-    """Build an asyncio client for ``url`` (see the module docstring for the schemes)."""
+def redis_from_url(
+    url: str,
+    *,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    **kwargs: Any,
+) -> RedisClient:
+    """Build an asyncio client for ``url`` (see the module docstring for the schemes), with a
+    pool of ``max_connections`` that makes commands wait up to ``pool_timeout`` seconds."""
+    if max_connections < 1 or pool_timeout <= 0:
+        raise ConfigurationError(
+            "REDIS_MAX_CONNECTIONS must be at least 1 and REDIS_POOL_TIMEOUT positive.",
+            variable="REDIS_MAX_CONNECTIONS",
+        )
     kwargs["decode_responses"] = False
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme in ("redis", "rediss", "unix"):
-            return Redis.from_url(url, **kwargs)
+            pool = BlockingConnectionPool.from_url(
+                url, max_connections=max_connections, timeout=pool_timeout, **kwargs
+            )
+            return Redis.from_pool(pool)
         seed = cluster_seed_url(url)
         if seed is not None:
-            return RedisCluster.from_url(seed, **kwargs)
+            return GatedRedisCluster.from_url(
+                seed, max_connections=max_connections, pool_timeout=pool_timeout, **kwargs
+            )
         if scheme in ("redis+sentinel", "rediss+sentinel"):
             return _sentinel_master(
-                parts.netloc, parts.path, tls=scheme.startswith("rediss"), **kwargs
+                parts.netloc,
+                parts.path,
+                tls=scheme.startswith("rediss"),
+                max_connections=max_connections,
+                pool_timeout=pool_timeout,
+                **kwargs,
             )
     except ConfigurationError:
         raise
@@ -140,6 +178,38 @@ def redis_from_url(url: str, **kwargs: Any) -> RedisClient:
     )
 
 
+class GatedRedisCluster(RedisCluster):
+    """redis-py's Cluster client, except that a command finding ``max_connections`` commands
+    in flight waits (up to ``pool_timeout``) instead of raising ``MaxConnectionsError``.
+
+    Every command passes through :meth:`execute_command` (scripts too); at most
+    ``max_connections`` are in flight, so no node ever needs more connections than that.
+    Each node is allowed a few more, for redis-py's own topology refreshes.
+    """
+
+    def __init__(
+        self, *args: Any, max_connections: int = DEFAULT_MAX_CONNECTIONS, **kwargs: Any
+    ) -> None:
+        self._fve_pool_timeout = float(kwargs.pop("pool_timeout", DEFAULT_POOL_TIMEOUT))
+        self._fve_gate = asyncio.Semaphore(max_connections)
+        kwargs["max_connections"] = max_connections + 8
+        super().__init__(*args, **kwargs)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            await asyncio.wait_for(self._fve_gate.acquire(), self._fve_pool_timeout)
+        except TimeoutError as exc:
+            raise redis_errors.ConnectionError("No connection available.") from exc
+        try:
+            return await super().execute_command(*args, **kwargs)
+        finally:
+            self._fve_gate.release()
+
+
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's master discovery with the blocking pool's bounded wait."""
+
+
 def cluster_seed_url(url: str) -> str | None:
     """For ``redis+cluster://`` (``rediss+cluster://``), the seed node's URL in the form
     redis-py's cluster client takes (``redis://``, ``rediss://``); ``None`` for other URLs."""
@@ -150,7 +220,15 @@ def cluster_seed_url(url: str) -> str | None:
     return urlunsplit(("rediss" if scheme.startswith("rediss") else "redis", *parts[1:]))
 
 
-def _sentinel_master(netloc: str, path: str, *, tls: bool, **kwargs: Any) -> Redis:
+def _sentinel_master(
+    netloc: str,
+    path: str,
+    *,
+    tls: bool,
+    max_connections: int,
+    pool_timeout: float,
+    **kwargs: Any,
+) -> Redis:
     userinfo, _, hosts = netloc.rpartition("@")
     if userinfo:
         user, has_password, password = userinfo.partition(":")
@@ -185,7 +263,13 @@ def _sentinel_master(netloc: str, path: str, *, tls: bool, **kwargs: Any) -> Red
         kwargs["ssl"] = True
     # Sentinels get only the socket options: their auth differs from the master's.
     sentinel = Sentinel(sentinels, **kwargs)  # type: ignore[no-untyped-call]
-    master: Redis = sentinel.master_for(segments[0], redis_class=Redis)
+    master: Redis = sentinel.master_for(
+        segments[0],
+        redis_class=Redis,
+        connection_pool_class=_BlockingSentinelPool,
+        max_connections=max_connections,
+        timeout=pool_timeout,
+    )
     # The sentinel clients hold their own connections; close_redis() closes them too.
     master._fve_sentinel = sentinel  # type: ignore[attr-defined]
     return master

@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ._devdefaults import DEV_ENCRYPTION_KEY
@@ -216,6 +216,8 @@ class Settings:
     public_url: str | None = None
     embed_path: str = "/embedded"
     refresh_leeway: float = 60.0
+    redis_max_connections: int = 64
+    redis_pool_timeout: float = 5.0
     cors_allowed_origins: tuple[str, ...] = ()
     # Failed session exchanges allowed per client address per window (README "Security").
     exchange_failure_limit: int = 20
@@ -330,6 +332,11 @@ class Settings:
                 "FANVUE_RATE_MAX_WAIT not negative.",
                 variable="FANVUE_RATE_LIMIT",
             )
+        if self.redis_max_connections < 1 or self.redis_pool_timeout <= 0:
+            raise ConfigurationError(
+                "REDIS_MAX_CONNECTIONS must be at least 1 and REDIS_POOL_TIMEOUT positive.",
+                variable="REDIS_MAX_CONNECTIONS",
+            )
         if not self.token_encryption_keys and (production or self.redis_url is not None):
             raise ConfigurationError(
                 "TOKEN_ENCRYPTION_KEYS is required with Redis or in production mode; "
@@ -399,7 +406,7 @@ class Settings:
         redis_url = get("REDIS_URL")
         keys = get("TOKEN_ENCRYPTION_KEYS")
         public_url = _public_url(get("PUBLIC_URL"), get("BASE_URL"))
-        numbers = {
+        numbers: dict[str, Any] = {
             name: _parse_float(variable, raw, minimum=minimum)
             for name, variable, minimum in (
                 ("session_ttl", "SESSION_TTL", 1.0),
@@ -409,9 +416,18 @@ class Settings:
                 ("entitlement_ttl", "ENTITLEMENT_CACHE_TTL", 0.0),
                 ("api_rate_window", "FANVUE_RATE_WINDOW", 1.0),
                 ("api_rate_max_wait", "FANVUE_RATE_MAX_WAIT", 0.0),
+                ("redis_pool_timeout", "REDIS_POOL_TIMEOUT", 0.001),
             )
             if (raw := get(variable)) is not None
         }
+        if (raw_connections := get("REDIS_MAX_CONNECTIONS")) is not None:
+            connections = _parse_float("REDIS_MAX_CONNECTIONS", raw_connections, minimum=1.0)
+            if connections != int(connections):
+                raise ConfigurationError(
+                    "REDIS_MAX_CONNECTIONS must be a whole number.",
+                    variable="REDIS_MAX_CONNECTIONS",
+                )
+            numbers["redis_max_connections"] = int(connections)
         return cls(
             client_id=require("OAUTH_CLIENT_ID"),
             client_secret=Secret(require("OAUTH_CLIENT_SECRET")),

@@ -94,6 +94,31 @@ class HeldCommits:
         except StoreUnavailable:
             self._hold(creator, tokens, expected_generation, keepalive_at)
 
+    async def commit_or_hold(
+        self,
+        creator: str,
+        tokens: TokenSet,
+        *,
+        owner: str,
+        expected_generation: int,
+        keepalive_at: float,
+        lock_ttl: float,
+    ) -> None:
+        """The refresh coordinator's commit (``store.commit_refresh``: compare-and-set, lock
+        release, invalidation in one step). If the store is unavailable, hold ``tokens`` as
+        :meth:`save_or_hold` does, and release ``owner``'s lock in the background."""
+        try:
+            await self._store.commit_refresh(
+                creator,
+                tokens,
+                owner=owner,
+                expected_generation=expected_generation,
+                keepalive_at=keepalive_at,
+            )
+        except StoreUnavailable:
+            self._hold(creator, tokens, expected_generation, keepalive_at)
+            self._release_later(self._store.lock(creator, lock_ttl).adopt(owner))
+
     def _hold(
         self, creator: str, tokens: TokenSet, expected_generation: int, keepalive_at: float
     ) -> None:
@@ -115,6 +140,10 @@ class HeldCommits:
         if entry is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(entry[1])
+
+    def release_later(self, lock: CreatorLock) -> None:
+        """Release ``lock`` in the background, retried until its TTL would free it."""
+        self._release_later(lock)
 
     async def release(self, lock: CreatorLock) -> None:
         """Release ``lock``. If the store is down, never raise (the outcome of the work done

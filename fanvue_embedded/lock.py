@@ -94,6 +94,14 @@ class CreatorLock(abc.ABC):
                 delay = min(delay, remaining)
             await asyncio.sleep(delay)
 
+    def adopt(self, token: str) -> CreatorLock:
+        """Hold the lock under ``token``, taken elsewhere (the refresh coordinator's begin
+        step takes it inside a script), so this object can release or extend it."""
+        if self._token is not None:
+            raise RuntimeError(f"lock {self.name!r} is already held by this object")
+        self._token = token
+        return self
+
     async def release(self) -> bool:
         """Give the lock up. False when it was not held, or had lapsed and maybe been re-taken
         (in which case the new holder's lock is left alone).

@@ -262,6 +262,17 @@ def _keyring(settings: Settings) -> Keyring:
     return Keyring.generate_ephemeral()
 
 
+def _redis_client(settings: Settings) -> RedisClient:
+    """A client for ``REDIS_URL`` whose pool queues bursts (``REDIS_MAX_CONNECTIONS``
+    connections, a command waits up to ``REDIS_POOL_TIMEOUT`` seconds for one)."""
+    assert settings.redis_url is not None
+    return redis_from_url(
+        settings.redis_url.get_secret_value(),
+        max_connections=settings.redis_max_connections,
+        pool_timeout=settings.redis_pool_timeout,
+    )
+
+
 def build_services(
     settings: Settings,
     *,
@@ -313,7 +324,7 @@ def build_services(
         redis: RedisClient | None = None
         if part_store is None or part_ephemeral is None:
             assert settings.redis_url is not None
-            redis = redis_from_url(settings.redis_url.get_secret_value())
+            redis = _redis_client(settings)
             # One client for both stores; exactly one of them owns (closes) it.
             if part_store is None:
                 part_store = RedisTokenStore(redis, keyring, close_client=True)
@@ -332,7 +343,7 @@ def build_services(
                 )
             else:
                 assert settings.redis_url is not None
-                own = redis_from_url(settings.redis_url.get_secret_value())
+                own = _redis_client(settings)
                 part_webhooks = WebhookBackend.on_redis(
                     own, keyring, clock=clock, close_client=True, metrics=metrics
                 )

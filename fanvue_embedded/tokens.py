@@ -1,49 +1,37 @@
 """Access tokens for a creator, refreshed so that a rotating chain is never broken.
 
-``TokenManager.access_token(creator)`` is the one call an app needs. Underneath is the
-refresh coordinator of DESIGN §3:
+``TokenManager.access_token(creator)`` is the one call an app needs:
 
-1. fast path — a stored access token valid beyond the leeway is returned (one store read);
-2. single-flight — concurrent coroutines of this process share one refresh per creator;
-3. a per-creator lock across processes; losers wait for the stored generation to move;
-4. re-read after acquiring — another worker may have refreshed already;
-5. an attempt record before sending, so a refresh token is only ever re-presented inside
-   Fanvue's grace window (minus a margin), by this worker or by one that takes over;
-6. compare-and-set commit on the generation (a worker whose lock lapsed cannot overwrite);
-   if the store is down at that moment, the rotated set is held and committed later (``held``);
-7. typed outcomes: ``ReauthorizationRequired`` (chain dead — cleared, marked, hook fired),
+1. zero-round-trip path — a set this process holds (the store's in-process cache, kept
+   current by invalidations from every process) whose access token is valid beyond the
+   leeway is returned without touching Redis;
+2. otherwise one store read, shared by the coroutines that ask at the same moment;
+3. single-flight — concurrent coroutines of this process share one refresh per creator;
+4. the refresh itself is the :class:`~fanvue_embedded.coordinator.RefreshCoordinator`'s:
+   two atomic store steps around the upstream call, one refresh per expiry across processes;
+5. typed outcomes: ``ReauthorizationRequired`` (chain dead — cleared, marked, hook fired),
    ``TransientError`` (tokens kept), ``ClientAuthenticationError`` (tokens kept, loud).
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import hashlib
-import inspect
-import logging
-import random
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 
 import httpx
 
 from .api import FanvueAPI
 from .budget import RateBudget
 from .client import AccessTokenProvider, FanvueClient
-from .errors import (
-    ClientAuthenticationError,
-    ConcurrentRefreshError,
-    GenerationConflict,
-    ProtocolError,
-    RateLimitedError,
-    ReauthorizationRequired,
-    RefreshInProgress,
-    UpstreamServerError,
-    UpstreamUnavailable,
+from .coordinator import (
+    OnReauthorizationRequired,
+    RefreshCoordinator,
+    RefreshOutcome,
+    RefreshResult,
 )
+from .errors import ReauthorizationRequired
 from .held import DEFAULT_COMMIT_WINDOW, HeldCommits
-from .lock import CreatorLock
 from .metrics import Metrics
 from .models import Clock, TokenSet, system_clock
 from .oauth import OAuthClient
@@ -53,35 +41,14 @@ from .values import DEFAULT_API_VERSION, DEFAULT_KEEPALIVE_INTERVAL
 
 __all__ = ["OnReauthorizationRequired", "RefreshOutcome", "TokenManager", "fingerprint"]
 
-logger = logging.getLogger("fanvue_embedded.tokens")
-
-OnReauthorizationRequired = Callable[[str, str], Awaitable[None] | None]
-"""Called with ``(creator_uuid, reason)`` once when a creator's chain is found dead."""
-
 
 class _LeaderGone(Exception):
     """The caller doing a shared read was cancelled; the waiters read for themselves."""
 
 
-class RefreshOutcome(enum.Enum):
-    REFRESHED = "refreshed"
-    ALREADY_FRESH = "already_fresh"
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    access_token: str
-    outcome: RefreshOutcome
-
-
 def fingerprint(refresh_token: str) -> str:
-    """A non-reversible id for a refresh token: safe to store beside it and to log."""
+    """A non-reversible id for a token: safe to store beside it and to log."""
     return hashlib.sha256(refresh_token.encode()).hexdigest()[:16]
-
-
-def _request_never_sent(exc: UpstreamUnavailable) -> bool:
-    # A connect failure means the server never saw the token; anything later is ambiguous.
-    return isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 class TokenManager:
@@ -126,10 +93,25 @@ class TokenManager:
         self._clock = clock
         self._metrics = metrics or Metrics()
         self._budget = budget  # the shared rate-limit budget every client() counts against
-        self._inflight: dict[str, asyncio.Task[_Result]] = {}
+        self._inflight: dict[str, asyncio.Task[RefreshResult]] = {}
         self._reads: dict[str, asyncio.Future[StoredTokens]] = {}
         # Rotated sets the store could not take yet (Redis down): served from here meanwhile.
         self._held = HeldCommits(store, self._metrics, window=commit_window)
+        self._coordinator = RefreshCoordinator(
+            store=store,
+            oauth=oauth,
+            held=self._held,
+            usable=self._usable,
+            clock=clock,
+            metrics=self._metrics,
+            lock_ttl=lock_ttl,
+            grace_period=grace_period,
+            grace_margin=grace_margin,
+            wait_timeout=wait_timeout,
+            max_sends=max_sends,
+            keepalive_interval=keepalive_interval,
+            on_reauthorization_required=on_reauthorization_required,
+        )
 
     def __repr__(self) -> str:
         return f"TokenManager(store={type(self.store).__name__}, leeway={self.leeway})"
@@ -141,12 +123,20 @@ class TokenManager:
 
         ``rejected`` is a token the API just refused with 401: a different one is returned.
         """
-        held = await self._held.usable(creator, lambda tokens: self._usable(tokens, rejected))
-        if held is not None:
-            return held.access_token
-        stored = await self._shared_load(creator)
-        if self._usable(stored.tokens, rejected):
-            return stored.tokens.access_token
+        if self._held.get(creator) is not None:
+            held = await self._held.usable(creator, lambda tokens: self._usable(tokens, rejected))
+            if held is not None:
+                return held.access_token
+        stored = self.store.cached(creator)
+        if stored is not None:
+            if self._usable(stored.tokens, rejected):
+                return stored.tokens.access_token  # no I/O at all
+            if stored.tokens.access_token == rejected:
+                self.store.forget(creator)  # the API refused it (consent withdrawn?)
+        else:
+            stored = await self._shared_load(creator)
+            if self._usable(stored.tokens, rejected):
+                return stored.tokens.access_token
         result = await self._single_flight(creator, stored.generation, rejected, force=False)
         return result.access_token
 
@@ -163,14 +153,15 @@ class TokenManager:
         """
         if await self._held.usable(creator, lambda tokens: self._usable(tokens, None)):
             return RefreshOutcome.ALREADY_FRESH
-        stored = await self._load(creator)
-        if not force and self._usable(stored.tokens, None):
-            return RefreshOutcome.ALREADY_FRESH
-        if self._written_within(stored, min_age):
-            return RefreshOutcome.ALREADY_FRESH
-        result = await self._single_flight(
-            creator, stored.generation, None, force=force, min_age=min_age
-        )
+        seen: int | None = None
+        if not force:
+            stored = self.store.cached(creator) or await self._load(creator)
+            if self._usable(stored.tokens, None):
+                return RefreshOutcome.ALREADY_FRESH
+            seen = stored.generation
+        # Forced: no read first. The coordinator's begin step reads, and skips a set written
+        # less than ``min_age`` ago (checked atomically with taking the lock).
+        result = await self._single_flight(creator, seen, None, force=force, min_age=min_age)
         return result.outcome
 
     def provider(self, creator: str) -> AccessTokenProvider:
@@ -215,9 +206,6 @@ class TokenManager:
         await self._held.aclose()
 
     # -- internals ---------------------------------------------------------------------
-
-    def _written_within(self, stored: StoredTokens, min_age: float) -> bool:
-        return min_age > 0 and self._clock() - stored.updated_at < min_age
 
     def _usable(self, tokens: TokenSet, rejected: str | None) -> bool:
         if rejected is not None and tokens.access_token == rejected:
@@ -265,18 +253,20 @@ class TokenManager:
     async def _single_flight(
         self,
         creator: str,
-        seen_generation: int,
+        seen_generation: int | None,
         rejected: str | None,
         *,
         force: bool,
         min_age: float = 0.0,
-    ) -> _Result:
+    ) -> RefreshResult:
         task = self._inflight.get(creator)
         # A finished task whose done-callback has not run yet must not be joined: its result
         # may be the very token this caller was just refused with.
         if task is None or task.done():
             task = asyncio.ensure_future(
-                self._coordinate(creator, seen_generation, rejected, force, min_age)
+                self._coordinator.run(
+                    creator, seen_generation, rejected, force=force, min_age=min_age
+                )
             )
             self._inflight[creator] = task
             task.add_done_callback(self._forget(self._inflight, creator))
@@ -285,9 +275,9 @@ class TokenManager:
 
     @staticmethod
     def _forget(
-        registry: dict[str, asyncio.Task[_Result]], creator: str
-    ) -> Callable[[asyncio.Task[_Result]], None]:
-        def forget(task: asyncio.Task[_Result]) -> None:
+        registry: dict[str, asyncio.Task[RefreshResult]], creator: str
+    ) -> Callable[[asyncio.Task[RefreshResult]], None]:
+        def forget(task: asyncio.Task[RefreshResult]) -> None:
             if registry.get(creator) is task:  # a newer one may have replaced it
                 del registry[creator]
             if not task.cancelled():
@@ -296,151 +286,3 @@ class TokenManager:
                 task.exception()
 
         return forget
-
-    async def _coordinate(
-        self,
-        creator: str,
-        seen_generation: int,
-        rejected: str | None,
-        force: bool,
-        min_age: float = 0.0,
-    ) -> _Result:
-        started = self._clock()
-        deadline = started + self._wait_timeout
-        delay = 0.01
-        while True:
-            lock = self.store.lock(creator, ttl=self._lock_ttl)
-            if await lock.acquire(blocking=False):
-                self._metrics.lock_waits.observe(self._clock() - started)
-                try:
-                    return await self._refresh_locked(
-                        creator, seen_generation, rejected, force, lock, min_age
-                    )
-                finally:
-                    await self._held.release(lock)  # retried later if the store is down
-            # Another process is refreshing: watch the generation, then re-read.
-            await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter only
-            delay = min(delay * 1.5, 0.1)
-            if await self.store.generation(creator) != seen_generation:
-                stored = await self._load(creator)
-                if self._usable(stored.tokens, rejected):
-                    self._metrics.lock_waits.observe(self._clock() - started)
-                    return _Result(stored.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
-                seen_generation = stored.generation
-            if self._clock() > deadline:
-                self._metrics.refresh_outcomes.labels("timeout").inc()
-                raise RefreshInProgress("another worker's refresh did not finish in time")
-
-    async def _refresh_locked(
-        self,
-        creator: str,
-        seen_generation: int,
-        rejected: str | None,
-        force: bool,
-        lock: CreatorLock,
-        min_age: float = 0.0,
-    ) -> _Result:
-        stored = await self._load(creator)
-        if stored.generation != seen_generation and self._usable(stored.tokens, rejected):
-            return _Result(stored.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
-        if not force and self._usable(stored.tokens, rejected):
-            return _Result(stored.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
-        if self._written_within(stored, min_age) and self._usable(stored.tokens, rejected):
-            return _Result(stored.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
-        refresh_token = stored.tokens.refresh_token
-        if not refresh_token:
-            return await self._chain_dead(creator, stored, "no_refresh_token")
-        token_id = fingerprint(refresh_token)
-
-        sends = 0
-        while True:
-            now = self._clock()
-            attempt = await self.store.record_refresh_attempt(creator, token_id, now)
-            if now - attempt.first_attempt_at > self._grace_period - self._grace_margin:
-                # This token was presented before and no answer was ever committed; the
-                # grace window is over, so presenting it again would break the chain.
-                return await self._chain_dead(creator, stored, "refresh_response_lost")
-            await lock.extend(self._lock_ttl)
-            sends += 1
-            try:
-                fresh = await self._oauth.refresh(refresh_token)
-            except ReauthorizationRequired:
-                return await self._chain_dead(creator, stored, "invalid_grant")
-            except ClientAuthenticationError:
-                await self.store.clear_refresh_attempt(creator, token_id)
-                self._metrics.refresh_outcomes.labels("invalid_client").inc()
-                logger.error(
-                    "token endpoint rejected the client credentials (invalid_client); "
-                    "tokens kept — fix OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET"
-                )
-                raise
-            except ConcurrentRefreshError:
-                # Hydra saw our token in flight elsewhere and did not rotate: try again.
-                await self.store.clear_refresh_attempt(creator, token_id)
-                self._metrics.refresh_outcomes.labels("concurrent_retry").inc()
-                if sends >= self._max_sends:
-                    raise
-                await asyncio.sleep(0.05 * sends * (0.5 + random.random()))  # noqa: S311
-                continue
-            except (UpstreamServerError, RateLimitedError):
-                await self.store.clear_refresh_attempt(creator, token_id)
-                self._metrics.refresh_outcomes.labels("transient").inc()
-                raise
-            except UpstreamUnavailable as exc:
-                if _request_never_sent(exc):
-                    await self.store.clear_refresh_attempt(creator, token_id)
-                    self._metrics.refresh_outcomes.labels("transient").inc()
-                    raise
-                # The request may have rotated the token: re-present it while inside grace.
-                self._metrics.refresh_outcomes.labels("response_lost").inc()
-                logger.warning("refresh response lost; retrying inside the grace window")
-                if sends >= self._max_sends:
-                    raise
-                continue
-            except ProtocolError:
-                self._metrics.refresh_outcomes.labels("protocol_error").inc()
-                if sends >= self._max_sends:
-                    raise
-                continue
-            return await self._commit(creator, stored, fresh)
-
-    async def _commit(self, creator: str, stored: StoredTokens, fresh: TokenSet) -> _Result:
-        if fresh.refresh_token is None:
-            logger.warning("token response carried no refresh_token; keeping the previous one")
-            previous = stored.tokens
-            scopes = fresh.scopes or previous.scopes
-            fresh = replace(fresh, refresh_token=previous.refresh_token, scopes=scopes)
-        try:
-            # Fanvue has rotated: if the store is down, the set is held and stored later.
-            await self._held.save_or_hold(
-                creator,
-                fresh,
-                expected_generation=stored.generation,
-                keepalive_at=self._clock() + self._keepalive_interval,
-            )
-        except GenerationConflict:
-            # A newer chain was stored meanwhile (a fresh exchange): it wins.
-            self._metrics.refresh_outcomes.labels("superseded").inc()
-            current = await self._load(creator)
-            return _Result(current.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
-        self._metrics.refresh_outcomes.labels("refreshed").inc()
-        return _Result(fresh.access_token, RefreshOutcome.REFRESHED)
-
-    async def _chain_dead(self, creator: str, stored: StoredTokens, reason: str) -> _Result:
-        """Clear the dead chain and raise — unless a newer chain was stored meanwhile."""
-        marked = await self.store.mark_reauthorization_required(
-            creator, reason=reason, now=self._clock(), expected_generation=stored.generation
-        )
-        if not marked:
-            current = await self._load(creator)
-            return _Result(current.tokens.access_token, RefreshOutcome.ALREADY_FRESH)
-        self._metrics.reauthorizations.labels(reason).inc()
-        self._metrics.refresh_outcomes.labels("reauthorization_required").inc()
-        logger.warning("creator must re-authorize", extra={"reason": reason})
-        if self._on_reauthorization_required is not None:
-            outcome = self._on_reauthorization_required(creator, reason)
-            if inspect.isawaitable(outcome):
-                await outcome
-        raise ReauthorizationRequired(
-            f"the creator must authorize again ({reason})", reason=reason, creator=creator
-        )

@@ -192,5 +192,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.support.figures import REPORTED
+
+    for line in REPORTED:
+        terminalreporter.write_line(line)
     for line in FIGURES.summary():
         terminalreporter.write_line(line, red=FIGURES.failed(), bold=line.startswith("security"))

@@ -16,18 +16,28 @@ production and :class:`MemoryTokenStore` for development and Redis-less library 
 the token set (AES-256-GCM, associated data ``tokens|<creator>``).
 
 The package, one job per module: ``protocol`` (the contract and its records), ``codec`` (the
-plaintext layout), ``memory`` and ``redis`` (the two stores), ``decode_cache`` (the Redis store's
-fast path), ``scripts`` (the Lua compare-and-set scripts, kept as ``lua/*.lua``).
+plaintext layout), ``memory`` and ``redis`` (the two stores), ``decode_cache`` (decoded sets by
+ciphertext), ``cache`` (decrypted sets in process memory, the zero-round-trip lookup),
+``invalidation`` (the pub/sub listener that keeps that cache honest), ``scripts`` (the Lua
+scripts, kept as ``lua/*.lua``: compare-and-set, and the refresh's begin/commit/abort steps).
 """
 
 from __future__ import annotations
+
+from .cache import TokenCache
 
 # Internal names tests and benchmarks reach for (the plaintext layout, the memory record).
 from .codec import deserialize as _deserialize  # noqa: F401
 from .codec import serialize as _serialize  # noqa: F401
 from .memory import MemoryTokenStore
 from .memory import _Record as _Record
-from .protocol import ReauthorizationMark, RefreshAttempt, StoredTokens, TokenStore
+from .protocol import (
+    ReauthorizationMark,
+    RefreshAttempt,
+    RefreshBegin,
+    StoredTokens,
+    TokenStore,
+)
 from .redis import RedisTokenStore
 
 __all__ = [
@@ -35,6 +45,8 @@ __all__ = [
     "ReauthorizationMark",
     "RedisTokenStore",
     "RefreshAttempt",
+    "RefreshBegin",
     "StoredTokens",
+    "TokenCache",
     "TokenStore",
 ]

@@ -35,6 +35,10 @@ class DecodedCache:
             self._entries.move_to_end(key)
         return tokens
 
+    def clear(self) -> None:
+        """Forget everything (the keyring changed: values must be opened again)."""
+        self._entries.clear()
+
     def put(self, creator: str, ciphertext: bytes, tokens: TokenSet) -> None:
         self._entries[(creator, ciphertext)] = tokens
         self._entries.move_to_end((creator, ciphertext))

@@ -10,10 +10,12 @@ from ..crypto import Keyring
 from ..errors import GenerationConflict
 from ..lock import CreatorLock, MemoryCreatorLock
 from ..models import Clock, TokenSet, system_clock
+from .cache import TokenCache
 from .codec import deserialize, serialize
 from .protocol import (
     ReauthorizationMark,
     RefreshAttempt,
+    RefreshBegin,
     StoredTokens,
     check_creator,
     check_fingerprint,
@@ -46,6 +48,8 @@ class MemoryTokenStore:
         self._records: dict[str, _Record] = {}
         self._keepalive: dict[str, float] = {}
         self._locks: dict[str, tuple[str, float]] = {}
+        # Decoded sets, as the Redis store keeps them; always live (this store is the truth).
+        self._cache = TokenCache(live=True)
         # Every method below finishes without awaiting, but the lock keeps compare-and-set
         # correct should that ever change.
         self._mutex = asyncio.Lock()
@@ -59,12 +63,22 @@ class MemoryTokenStore:
             record = self._records.get(creator)
             if record is None or record.blob is None:
                 return None
-            opened = self.keyring.decrypt(record.blob, context=token_context(creator))
-            if not opened.is_current:
-                record.blob = self.keyring.encrypt(opened.plaintext, context=token_context(creator))
-            return StoredTokens(
-                creator, deserialize(opened.plaintext), record.generation, record.updated_at
-            )
+            return self._open(creator, record)
+
+    def _open(self, creator: str, record: _Record) -> StoredTokens:
+        assert record.blob is not None
+        opened = self.keyring.decrypt(record.blob, context=token_context(creator))
+        if not opened.is_current:
+            record.blob = self.keyring.encrypt(opened.plaintext, context=token_context(creator))
+        stored = StoredTokens(
+            creator, deserialize(opened.plaintext), record.generation, record.updated_at
+        )
+        self._cache.fill(self._cache.open(creator), stored)
+        return stored
+
+    def _changed(self, creator: str, generation: int | None) -> None:
+        """What a Redis write publishes: drop older copies, wake the waiters."""
+        self._cache.invalidate(creator, generation)
 
     async def save(
         self,
@@ -91,6 +105,7 @@ class MemoryTokenStore:
                 self._keepalive[creator] = keepalive_at
             else:
                 self._keepalive.setdefault(creator, tokens.expires_at)
+            self._changed(creator, record.generation)
             return record.generation
 
     async def generation(self, creator: str) -> int:
@@ -111,6 +126,7 @@ class MemoryTokenStore:
             record.attempt = None
             record.mark = ReauthorizationMark(reason, now)
             self._keepalive.pop(creator, None)
+            self._changed(creator, None)
             return True
 
     async def reauthorization_mark(self, creator: str) -> ReauthorizationMark | None:
@@ -149,6 +165,7 @@ class MemoryTokenStore:
         check_creator(creator)
         async with self._mutex:
             self._keepalive.pop(creator, None)
+            self._changed(creator, None)
             return self._records.pop(creator, None) is not None
 
     async def due_for_keepalive(self, now: float, limit: int) -> list[str]:
@@ -188,6 +205,108 @@ class MemoryTokenStore:
         return MemoryCreatorLock(
             creator, ttl, registry=self._locks, clock=self._clock, acquire_timeout=acquire_timeout
         )
+
+    # -- the in-process cache ----------------------------------------------------------
+
+    def cached(self, creator: str) -> StoredTokens | None:
+        return self._cache.get(creator)
+
+    def forget(self, creator: str) -> None:
+        self._cache.forget(creator)
+
+    async def changed(self, creator: str, timeout: float) -> bool:  # noqa: ASYNC109
+        return await self._cache.changed(creator, timeout)
+
+    # -- the refresh coordinator's two steps (same semantics as the Lua scripts) ---------
+
+    async def begin_refresh(
+        self,
+        creator: str,
+        *,
+        owner: str,
+        ttl: float,
+        now: float,
+        seen_generation: int | None,
+        min_age: float,
+    ) -> RefreshBegin:
+        check_creator(creator)
+        async with self._mutex:
+            record = self._records.get(creator)
+            if record is None or record.blob is None:
+                generation = 0 if record is None else record.generation
+                return RefreshBegin("absent", generation, mark=record.mark if record else None)
+            generation = record.generation
+            stored = self._open(creator, record)
+            if seen_generation is not None and seen_generation != generation:
+                return RefreshBegin("moved", generation, stored)
+            if min_age > 0 and now - record.updated_at < min_age:
+                return RefreshBegin("recent", generation, stored)
+            holder = self._lock_holder(creator)
+            if holder is not None and holder != owner:
+                return RefreshBegin("busy", generation)
+            self._locks[creator] = (owner, self._clock() + ttl)
+            token_id = f"g{generation}"
+            if record.attempt is None or record.attempt.fingerprint != token_id:
+                record.attempt = RefreshAttempt(token_id, now)
+            return RefreshBegin("locked", generation, stored, attempt=record.attempt)
+
+    async def commit_refresh(
+        self,
+        creator: str,
+        tokens: TokenSet,
+        *,
+        owner: str,
+        expected_generation: int,
+        keepalive_at: float,
+    ) -> int:
+        check_creator(creator)
+        blob = self.keyring.encrypt(serialize(tokens), context=token_context(creator))
+        async with self._mutex:
+            record = self._records.setdefault(creator, _Record())
+            won = record.generation == expected_generation
+            if won:
+                record.generation += 1
+                record.blob = blob
+                record.updated_at = self._clock()
+                record.attempt = None
+                record.mark = None
+                if creator in self._keepalive:
+                    self._keepalive[creator] = keepalive_at
+            self._release(creator, owner)
+            if not won:
+                raise GenerationConflict(
+                    f"generation is {record.generation}, expected {expected_generation}"
+                )
+            self._changed(creator, record.generation)
+            return record.generation
+
+    async def abort_refresh(self, creator: str, *, owner: str, forget_attempt: int | None) -> bool:
+        check_creator(creator)
+        async with self._mutex:
+            record = self._records.get(creator)
+            if (
+                forget_attempt is not None
+                and record is not None
+                and record.attempt is not None
+                and record.attempt.fingerprint == f"g{forget_attempt}"
+            ):
+                record.attempt = None
+            released = self._release(creator, owner)
+            self._changed(creator, record.generation if record else 0)
+            return released
+
+    def _lock_holder(self, creator: str) -> str | None:
+        """The owner of ``creator``'s lock, as :class:`MemoryCreatorLock` keeps it."""
+        entry = self._locks.get(creator)
+        if entry is None or entry[1] <= self._clock():
+            return None
+        return entry[0]
+
+    def _release(self, creator: str, owner: str) -> bool:
+        if self._lock_holder(creator) != owner:
+            return False
+        del self._locks[creator]
+        return True
 
     async def ping(self) -> bool:
         return True

@@ -8,14 +8,16 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from ..lock import CreatorLock
 from ..models import TokenSet
 
 __all__ = [
+    "BeginState",
     "ReauthorizationMark",
     "RefreshAttempt",
+    "RefreshBegin",
     "StoredTokens",
     "TokenStore",
     "check_creator",
@@ -51,6 +53,27 @@ class ReauthorizationMark:
 
     reason: str
     at: float
+
+
+BeginState = Literal["absent", "moved", "recent", "busy", "locked"]
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshBegin:
+    """What :meth:`TokenStore.begin_refresh` found, in one step.
+
+    ``state``: ``absent`` (no tokens; ``mark`` says why, if known), ``moved`` (the generation
+    is not the one the caller saw: somebody committed), ``recent`` (written less than
+    ``min_age`` ago), ``busy`` (another owner holds the lock) or ``locked`` (the lock is the
+    caller's and ``attempt`` records when this generation's refresh token was first presented).
+    ``stored`` is the set as read (None when ``absent``, and when ``busy``: not decrypted).
+    """
+
+    state: BeginState
+    generation: int
+    stored: StoredTokens | None = None
+    mark: ReauthorizationMark | None = None
+    attempt: RefreshAttempt | None = None
 
 
 class TokenStore(Protocol):
@@ -132,6 +155,58 @@ class TokenStore(Protocol):
     def lock(
         self, creator: str, ttl: float, *, acquire_timeout: float | None = None
     ) -> CreatorLock: ...
+
+    # -- the in-process cache ----------------------------------------------------------
+
+    def cached(self, creator: str) -> StoredTokens | None:
+        """The set this process holds for ``creator``, without I/O; None when not held or
+        while invalidations are not being received."""
+        ...
+
+    def forget(self, creator: str) -> None:
+        """Drop this process's copy (the API refused its access token)."""
+        ...
+
+    async def changed(self, creator: str, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait up to ``timeout`` seconds for a write to ``creator`` (any process); True if
+        one was announced. False may also mean nobody announces (poll then)."""
+        ...
+
+    # -- the refresh coordinator's two steps ---------------------------------------------
+
+    async def begin_refresh(
+        self,
+        creator: str,
+        *,
+        owner: str,
+        ttl: float,
+        now: float,
+        seen_generation: int | None,
+        min_age: float,
+    ) -> RefreshBegin:
+        """Read the set; unless it moved past ``seen_generation`` or was written less than
+        ``min_age`` (> 0) seconds before ``now``, take or renew the lock for ``owner`` (``ttl``
+        seconds) and record the attempt (kept if already recorded for this generation)."""
+        ...
+
+    async def commit_refresh(
+        self,
+        creator: str,
+        tokens: TokenSet,
+        *,
+        owner: str,
+        expected_generation: int,
+        keepalive_at: float,
+    ) -> int:
+        """Compare-and-set ``tokens`` on ``expected_generation`` (else ``GenerationConflict``),
+        reschedule the keepalive of a scheduled creator, release ``owner``'s lock, announce.
+        Returns the new generation."""
+        ...
+
+    async def abort_refresh(self, creator: str, *, owner: str, forget_attempt: int | None) -> bool:
+        """Release ``owner``'s lock (True if it was still held) and, with ``forget_attempt``
+        (a generation), drop that generation's attempt record: its token was not consumed."""
+        ...
 
     async def ping(self) -> bool: ...
 
