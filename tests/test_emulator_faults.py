@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import anyio
@@ -171,7 +172,7 @@ def test_dropped_response_over_a_real_socket() -> None:
                 body: dict[str, str] = (await exchange(local, code, verifier)).json()
                 return body
 
-        first = anyio.run(setup)
+        first = asyncio.run(setup())
         client.patch("/_emulator/faults", json={"drop_after_rotation": 1})
         form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
         with pytest.raises(httpx.ReadTimeout):

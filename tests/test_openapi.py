@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import anyio
 import pytest
 import schemathesis
 from schemathesis.core.result import Ok
@@ -77,7 +77,7 @@ def document(emulator: EmulatorHandle) -> Iterator[tuple[dict[str, Any], set[tup
     try:
         yield openapi_document(settings, app.routes), set(served(app.routes))
     finally:
-        anyio.run(app.state.fanvue.aclose)
+        asyncio.run(app.state.fanvue.aclose())
 
 
 def test_every_route_is_documented_and_nothing_else(

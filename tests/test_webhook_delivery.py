@@ -4,6 +4,7 @@ and the emulator's sender posting every documented type over real sockets."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -112,7 +113,7 @@ def test_worker_process_retries_a_failing_handler_until_it_succeeds(
     redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("WEBHOOK_TEST_REDIS_URL", redis_url)
-    anyio.run(first_attempt_fails, redis_url)
+    asyncio.run(first_attempt_fails(redis_url))
     raw = sync_client(redis_url)
     log = tmp_path / "worker.log"
     args = [*CLI, "worker", "--webhooks", "tests.support.webhook_handlers:flaky"]
@@ -357,7 +358,7 @@ def test_cli_sends_a_documented_sample_to_the_app(
     [attempt] = [json.loads(line) for line in sent.stdout.splitlines()]
     assert (attempt["type"], attempt["status"]) == ("checkout_link.refund.created", 200)
     assert DEV_WEBHOOK_SECRET not in sent.stdout + sent.stderr
-    anyio.run(wait_for, events, 1)
+    asyncio.run(wait_for(events, 1))
     assert type(events[0]).__name__ == "CheckoutRefundEvent"
 
 

@@ -32,7 +32,7 @@ from .cache import TokenCache
 
 __all__ = ["DEFAULT_CHECK_INTERVAL", "InvalidationListener", "parse_message"]
 
-logger = logging.getLogger("fanvue_embedded.store")
+logger = logging.getLogger("fanvue_embedded.redis")
 
 DEFAULT_CHECK_INTERVAL = 1.0
 """Seconds between the listener's pings: a silent partition is noticed within 3 of them."""
