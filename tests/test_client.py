@@ -1,13 +1,13 @@
 """fanvue_embedded.client: FanvueClient against the emulator over a real socket.
 
-Answers the emulator never gives (a malformed user, a looping cursor, 204, HTML) come from a
+Answers the emulator never gives (a malformed user, 204, HTML) come from a
 small scripted server on a real socket too: httpx is never mocked.
 """
 
 from __future__ import annotations
 
 import email.utils
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -239,8 +239,6 @@ SCRIPT: dict[str, Response] = {
     "/html-error": Response("<html>oops</html>", status_code=418, media_type="text/html"),
     "/users/me": JSONResponse({"handle": "no uuid"}),
     "/not-a-list": JSONResponse({"data": "nope"}),
-    "/looping": JSONResponse({"data": [1], "nextCursor": "same"}),
-    "/numeric-cursor": JSONResponse({"data": [1], "nextCursor": 7}),
     "/echo": JSONResponse({}),
 }
 
@@ -277,11 +275,6 @@ async def test_request_sends_method_params_and_json(script_url: str) -> None:
         "body": '{"text":"hi"}',
         "version": "2025-06-26",
     }
-
-
-async def drain(items: AsyncIterator[Any], *, into: list[Any]) -> None:
-    async for item in items:
-        into.append(item)
 
 
 async def test_unusual_answers(script_url: str) -> None:

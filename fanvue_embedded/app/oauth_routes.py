@@ -32,15 +32,10 @@ STATE_COOKIE = "fve_oauth_state"
 _MAX_PARAM = 2048
 
 
-def _cookie_path(request: Request) -> str:
-    # Under a mount the callback lives below root_path: the browser must send the cookie there.
-    return app_path(request, "/oauth")
-
-
 def _clear_login_cookie(request: Request, response: Response) -> Response:
     response.delete_cookie(
         STATE_COOKIE,
-        path=_cookie_path(request),
+        path=app_path(request, "/oauth"),
         secure=request.url.scheme == "https",
         httponly=True,
         samesite="lax",
@@ -74,7 +69,7 @@ async def oauth_login(request: Request) -> Response:
         STATE_COOKIE,
         sealed,
         max_age=int(LOGIN_TTL),
-        path=_cookie_path(request),
+        path=app_path(request, "/oauth"),
         httponly=True,
         secure=request.url.scheme == "https",  # plain http only in local development
         # Lax: the top-level redirect back from the authorization server carries it.
