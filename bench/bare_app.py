@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fanvue_embedded._http import KEEPALIVE_EXPIRY
+
 PROFILE_FIELDS = ("uuid", "handle", "displayName", "avatarUrl", "isCreator")
 
 
@@ -25,7 +27,9 @@ def create_bare_app() -> Starlette:
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(10.0, connect=5.0),
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        limits=httpx.Limits(
+            max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY
+        ),
         trust_env=False,
     )
     headers = {

@@ -15,10 +15,20 @@ import httpx
 from ._version import __version__
 from .errors import UpstreamUnavailable
 
-__all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "build_async_client", "translate_transport_errors"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "KEEPALIVE_EXPIRY",
+    "USER_AGENT",
+    "build_async_client",
+    "translate_transport_errors",
+]
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = f"fanvue-embedded/{__version__}"
+KEEPALIVE_EXPIRY = 4.0
+"""Seconds an idle pooled connection is kept. Below the 5 s idle timeout of common servers
+(uvicorn's default, which the emulator uses): a connection the server is closing at the moment
+it is reused fails the request ("Server disconnected without sending a response")."""
 
 
 def build_async_client(
@@ -33,7 +43,11 @@ def build_async_client(
         transport=transport,
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=20,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        ),
         trust_env=False,
     )
 
