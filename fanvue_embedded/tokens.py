@@ -201,8 +201,17 @@ class TokenManager:
         scopes grew): a re-authorization would grant them."""
         return missing_scopes(self._oauth.scopes, await self.granted_scopes(creator))
 
+    async def settled(self, creator: str | None = None) -> None:
+        """Wait until this process's refreshes in flight (of ``creator``, or all) have ended,
+        commit included. Their outcomes went to their callers."""
+        tasks = [task for key, task in self._inflight.items() if creator is None or key == creator]
+        if tasks:
+            await asyncio.wait(tasks)
+
     async def aclose(self) -> None:
-        """Stop background commits and lock releases (a held set still unstored is lost)."""
+        """Let refreshes in flight end (their commits land), then stop background commits and
+        lock releases (a held set still unstored is lost)."""
+        await self.settled()
         await self._held.aclose()
 
     # -- internals ---------------------------------------------------------------------

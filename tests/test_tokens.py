@@ -129,6 +129,36 @@ async def test_fifty_concurrent_callers_share_one_refresh(
     assert emulator.counters()["refresh_requests"] == 1
 
 
+async def test_aclose_lets_a_refresh_in_flight_commit(
+    emulator: EmulatorHandle, manager: TokenManager, clock: OffsetClock
+) -> None:
+    creator = await seed(emulator, manager, clock)
+    before = await stored(manager, creator)
+    # The real store's commit, held back until the test lets it go: a slow round trip.
+    entered, release = asyncio.Event(), asyncio.Event()
+    commit = manager.store.commit_refresh
+
+    async def slow_commit(*args: Any, **kwargs: Any) -> int:
+        entered.set()
+        await release.wait()
+        result: int = await commit(*args, **kwargs)
+        return result
+
+    manager.store.commit_refresh = slow_commit  # type: ignore[method-assign]
+    refreshing = asyncio.ensure_future(manager.refresh(creator, force=True))
+    await asyncio.wait_for(entered.wait(), 10)
+    closing = asyncio.ensure_future(manager.aclose())
+    await asyncio.sleep(0.05)
+    assert not closing.done()  # waiting for the commit, not abandoning it
+    release.set()
+    await asyncio.wait_for(closing, 10)
+    assert refreshing.done()
+    assert refreshing.result() is RefreshOutcome.REFRESHED
+    after = await stored(manager, creator)
+    assert after.access_token != before.access_token
+    assert emulator.counters()["rotations"] == 1
+
+
 async def test_rejected_token_forces_a_refresh(
     emulator: EmulatorHandle, manager: TokenManager, clock: OffsetClock
 ) -> None:

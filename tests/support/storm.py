@@ -83,17 +83,19 @@ async def open_manager(
         http=http,
         clock=clock,
     )
+    manager = TokenManager(
+        store=the_store,
+        oauth=oauth,
+        api_base_url=setup.emulator_url,
+        http=http,
+        lock_ttl=setup.lock_ttl,
+        on_reauthorization_required=on_reauthorization_required,
+        clock=clock,
+    )
     try:
-        yield TokenManager(
-            store=the_store,
-            oauth=oauth,
-            api_base_url=setup.emulator_url,
-            http=http,
-            lock_ttl=setup.lock_ttl,
-            on_reauthorization_required=on_reauthorization_required,
-            clock=clock,
-        )
+        yield manager
     finally:
+        await manager.aclose()  # lets a refresh whose token was handed out commit
         await http.aclose()
         if own_store:
             await the_store.aclose()
