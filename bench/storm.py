@@ -49,6 +49,7 @@ class StormStats:
     consistent_rounds: int
     skews: list[float] = field(default_factory=list)
     process_spans: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
     @property
     def calls_per_expiry(self) -> float:
@@ -89,9 +90,17 @@ async def _token_round_trips(
     return samples
 
 
-async def _storm(
-    env: BenchEnv, services: Services, creator: str, impl: str, rounds: int
-) -> list[StormStats]:
+@dataclass
+class _Group:
+    """One implementation's processes: spawned once, driven round by round."""
+
+    impl: str
+    children: list[Any]
+    barrier: Any
+    results: Any
+
+
+async def _spawn(env: BenchEnv, services: Services, creator: str, impl: str, rounds: int) -> _Group:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(PROCESSES + 1)
     results: Any = context.Queue()
@@ -123,38 +132,64 @@ async def _storm(
     ]
     for child in children:
         child.start()
-    stats: list[StormStats] = []
+    return _Group(impl, children, barrier, results)
+
+
+def _stop(group: _Group) -> None:
+    for child in group.children:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.terminate()
+            child.join()
+
+
+async def _round(
+    env: BenchEnv, services: Services, creator: str, group: _Group, stats: StormStats
+) -> None:
+    before = env.emulator.counters()
+    group.barrier.wait(timeout=120)
+    reports = [group.results.get(timeout=120) for _ in range(PROCESSES)]
+    after = env.emulator.counters()
+    stats.calls.append(after["refresh_requests"] - before["refresh_requests"])
+    stats.breaks += after["chain_breaks"] - before["chain_breaks"]
+    stats.errors += sum(len(report["errors"]) for report in reports)
+    stats.spans.append(max(r["end"] for r in reports) - min(r["start"] for r in reports))
+    starts = [r["start"] for r in reports]
+    stats.skews.append(max(starts) - min(starts))
+    stats.process_spans.append(max(r["end"] - r["start"] for r in reports))
+    stats.cpu.append(median([r["cpu"] for r in reports]))
+    held = {fp for report in reports for fp in report["fingerprints"]}
+    if group.impl == "coordinated" and await _holds_stored_valid_token(
+        env, services, creator, held
+    ):
+        stats.consistent_rounds += 1
+
+
+async def _storms(
+    env: BenchEnv, services: Services, creators: dict[str, str], rounds: int
+) -> tuple[list[StormStats], list[StormStats]]:
+    """Both implementations' processes stay up; their rounds alternate, so drift in the
+    machine's load hits both alike."""
+    groups = [
+        await _spawn(env, services, creators[impl], impl, rounds)
+        for impl in ("coordinated", "naive")
+    ]
+    ours: list[StormStats] = []
+    naive: list[StormStats] = []
     try:
         for mode in MODES:
             env.emulator.settings(rotation_mode=mode)
-            mode_stats = StormStats(impl, mode, rounds, [], 0, [], 0, 0)
+            mine = StormStats("coordinated", mode, rounds, [], 0, [], 0, 0)
+            theirs = StormStats("naive", mode, rounds, [], 0, [], 0, 0)
             for _ in range(rounds):
-                before = env.emulator.counters()
-                barrier.wait(timeout=120)
-                reports = [results.get(timeout=120) for _ in range(PROCESSES)]
-                after = env.emulator.counters()
-                mode_stats.calls.append(after["refresh_requests"] - before["refresh_requests"])
-                mode_stats.breaks += after["chain_breaks"] - before["chain_breaks"]
-                mode_stats.errors += sum(len(report["errors"]) for report in reports)
-                mode_stats.spans.append(
-                    max(r["end"] for r in reports) - min(r["start"] for r in reports)
-                )
-                starts = [r["start"] for r in reports]
-                mode_stats.skews.append(max(starts) - min(starts))
-                mode_stats.process_spans.append(max(r["end"] - r["start"] for r in reports))
-                held = {fp for report in reports for fp in report["fingerprints"]}
-                if impl == "coordinated" and await _holds_stored_valid_token(
-                    env, services, creator, held
-                ):
-                    mode_stats.consistent_rounds += 1
-            stats.append(mode_stats)
+                await _round(env, services, creators["coordinated"], groups[0], mine)
+                await _round(env, services, creators["naive"], groups[1], theirs)
+            ours.append(mine)
+            naive.append(theirs)
     finally:
-        for child in children:
-            child.join(timeout=30)
-            if child.is_alive():
-                child.terminate()
-                child.join()
-    return stats
+        for group in groups:
+            _stop(group)
+    return ours, naive
 
 
 async def _holds_stored_valid_token(
@@ -186,8 +221,9 @@ async def run(env: BenchEnv) -> Section:
             services, env.emulator, handles
         )
         round_trips = await _token_round_trips(env, services, rtt_creator, 20)
-        ours = await _storm(env, services, ours_creator, "coordinated", rounds)
-        naive = await _storm(env, services, naive_creator, "naive", rounds)
+        ours, naive = await _storms(
+            env, services, {"coordinated": ours_creator, "naive": naive_creator}, rounds
+        )
         round_trips += await _token_round_trips(env, services, rtt_creator, 20)
         env.emulator.settings(rotation_mode="replay")
     finally:
@@ -229,6 +265,12 @@ async def run(env: BenchEnv) -> Section:
                 f"start: median {median(item.process_spans) * 1e3:.1f} ms",
             )
         )
+        rows.append(
+            (
+                f"{label}, {item.mode}: CPU time of one process in a round (median)",
+                f"{median(item.cpu) * 1e3:.2f} ms",
+            )
+        )
         if item.errors:
             rows.append((f"{label}, {item.mode}: callers that got an error", str(item.errors)))
         if item.impl == "coordinated":
@@ -245,7 +287,8 @@ async def run(env: BenchEnv) -> Section:
     rows.append(
         (
             "trials",
-            f"{rounds} expiries per rotation mode, {PROCESSES} processes x {CALLERS} callers",
+            f"{rounds} expiries per rotation mode, {PROCESSES} processes x {CALLERS} callers, "
+            "per implementation; the two implementations' rounds alternate",
         )
     )
     versus: list[float] = []

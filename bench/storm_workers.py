@@ -47,6 +47,7 @@ def _report(
     finished: list[float],
     tokens: list[str],
     errors: list[str],
+    cpu: float,
 ) -> None:
     results.put(
         {
@@ -55,6 +56,7 @@ def _report(
             "end": max(finished) if finished else started,
             "fingerprints": sorted(set(tokens)),
             "errors": errors,
+            "cpu": cpu,
         }
     )
 
@@ -96,6 +98,7 @@ async def _coordinated(
             barrier.wait(timeout=120)
             offset[0] += ROUND_SECONDS  # every copy of the token is now expired
             started = time.monotonic()
+            cpu_started = time.process_time()
             finished: list[float] = []
             tokens: list[str] = []
             errors: list[str] = []
@@ -114,7 +117,8 @@ async def _coordinated(
                 tokens.append(fingerprint(token))
 
             await asyncio.gather(*(caller() for _ in range(config.callers)))
-            _report(results, index, started, finished, tokens, errors)
+            cpu = time.process_time() - cpu_started
+            _report(results, index, started, finished, tokens, errors, cpu)
     finally:
         await store.aclose()
         await http.aclose()
@@ -157,6 +161,7 @@ async def _naive(
             # Every process's copy of the token expires at the same moment.
             client.token["expires_at"] = int(time.time()) - 1
             started = time.monotonic()
+            cpu_started = time.process_time()
             finished: list[float] = []
             tokens: list[str] = []
             errors: list[str] = []
@@ -175,6 +180,7 @@ async def _naive(
                 tokens.append(fingerprint(client.token["access_token"]))
 
             await asyncio.gather(*(caller() for _ in range(config.callers)))
-            _report(results, index, started, finished, tokens, errors)
+            cpu = time.process_time() - cpu_started
+            _report(results, index, started, finished, tokens, errors, cpu)
     finally:
         await client.aclose()
