@@ -48,6 +48,7 @@ __all__ = [
     "MemoryRateBudget",
     "RateBudget",
     "RedisRateBudget",
+    "Taken",
     "bucket_for",
 ]
 
@@ -78,18 +79,56 @@ def bucket_for(user: str, path: str) -> Bucket:
     return Bucket(user, found.group(1) if found else None)
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A bucket right after a token was taken: what is left, the server window it is
+    confirmed for (its ``X-RateLimit-Reset``; None while unconfirmed) and the limit Fanvue
+    last announced."""
+
+    remaining: int
+    server_window: int | None
+    server_limit: int | None
+
+    def unchanged_by(self, rate_limit: RateLimit) -> bool:
+        """True when re-syncing from ``rate_limit`` cannot change the bucket: same confirmed
+        window (so the window's end stays), the server counts no more than the bucket did
+        right after this take (and the bucket only goes down within a window), and no new
+        limit announced."""
+        if self.server_window is None or rate_limit.reset != self.server_window:
+            return False
+        if rate_limit.remaining is None or rate_limit.remaining < self.remaining:
+            return False
+        announced = rate_limit.limit
+        return announced is None or announced <= 0 or announced == self.server_limit
+
+
+def _optional_int(value: object) -> int | None:
+    if value is None:
+        return None
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    return int(float(text))
+
+
 class RateBudget(Protocol):
     """Takes a token per request from a shared bucket and re-syncs it from Fanvue's headers."""
 
-    async def acquire(self, bucket: Bucket, *, method: str = "", path: str = "") -> None:
+    async def acquire(self, bucket: Bucket, *, method: str = "", path: str = "") -> Taken | None:
         """Take one token; wait for the window to end (at most ``max_wait`` seconds) or raise
-        ``RateLimitedError`` with ``retry_after`` = the seconds until a token is free."""
+        ``RateLimitedError`` with ``retry_after`` = the seconds until a token is free. Returns
+        what the bucket looked like after the take (for :meth:`observe`), if known."""
         ...
 
     async def observe(
-        self, bucket: Bucket, rate_limit: RateLimit, *, retry_after: float | None = None
+        self,
+        bucket: Bucket,
+        rate_limit: RateLimit,
+        *,
+        retry_after: float | None = None,
+        taken: Taken | None = None,
     ) -> None:
-        """Re-sync ``bucket`` from one response's rate-limit headers."""
+        """Re-sync ``bucket`` from one response's rate-limit headers. ``taken`` (what
+        ``acquire`` returned for that request) lets a budget skip a re-sync that would change
+        nothing."""
         ...
 
     async def aclose(self) -> None: ...
@@ -125,16 +164,17 @@ class _Budget:
             f"max_wait={self.max_wait})"
         )
 
-    async def _take(self, bucket: Bucket) -> float:
-        """Take a token: 0 when taken, else the seconds until the window ends."""
+    async def _take(self, bucket: Bucket) -> tuple[float, Taken | None]:
+        """Take a token: (0, what the bucket looks like now) when taken, else (the seconds
+        until the window ends, None)."""
         raise NotImplementedError
 
-    async def acquire(self, bucket: Bucket, *, method: str = "", path: str = "") -> None:
+    async def acquire(self, bucket: Bucket, *, method: str = "", path: str = "") -> Taken | None:
         deadline = self._clock() + self.max_wait
         while True:
-            wait = await self._take(bucket)
+            wait, taken = await self._take(bucket)
             if wait <= 0:
-                return
+                return taken
             if self._clock() + wait > deadline:
                 raise RateLimitedError(
                     f"the Fanvue rate-limit budget of this bucket is spent; a request is "
@@ -193,18 +233,28 @@ class RedisRateBudget(_Budget):
         """The bucket's Redis key (in the user's Cluster slot)."""
         return f"{self._prefix}:{{{bucket.user}}}:rl:{bucket.creator or 'self'}"
 
-    async def _take(self, bucket: Bucket) -> float:
+    async def _take(self, bucket: Bucket) -> tuple[float, Taken | None]:
         async with translate_redis_errors():
-            wait = await self._take_script(
+            reply = await self._take_script(
                 keys=[self.key(bucket)], args=[self.limit, _ms(self.window)]
             )
-        return int(wait) / 1000
+        wait = int(reply[0])
+        if wait > 0:
+            return wait / 1000, None
+        return 0.0, Taken(int(reply[1]), _optional_int(reply[2]), _optional_int(reply[3]))
 
     async def observe(
-        self, bucket: Bucket, rate_limit: RateLimit, *, retry_after: float | None = None
+        self,
+        bucket: Bucket,
+        rate_limit: RateLimit,
+        *,
+        retry_after: float | None = None,
+        taken: Taken | None = None,
     ) -> None:
         if rate_limit.remaining is None or rate_limit.reset is None:
             return
+        if taken is not None and retry_after is None and taken.unchanged_by(rate_limit):
+            return  # the steady state: one round trip per call, not two
         args = [
             max(rate_limit.remaining, 0),
             rate_limit.reset,
@@ -246,7 +296,7 @@ class MemoryRateBudget(_Budget):
         self._buckets: dict[Bucket, _State] = {}
         self._lock = threading.Lock()
 
-    async def _take(self, bucket: Bucket) -> float:
+    async def _take(self, bucket: Bucket) -> tuple[float, Taken | None]:
         with self._lock:
             now = self._clock()
             state = self._buckets.get(bucket)
@@ -257,12 +307,17 @@ class MemoryRateBudget(_Budget):
                 state = _State(known or self.limit, now + self.window, previous, False, known)
                 self._buckets[bucket] = state
             if state.remaining <= 0:
-                return max(state.reset - now, 0.001)
+                return max(state.reset - now, 0.001), None
             state.remaining -= 1
-            return 0.0
+            return 0.0, None  # observing is in memory here: nothing worth skipping
 
     async def observe(
-        self, bucket: Bucket, rate_limit: RateLimit, *, retry_after: float | None = None
+        self,
+        bucket: Bucket,
+        rate_limit: RateLimit,
+        *,
+        retry_after: float | None = None,
+        taken: Taken | None = None,
     ) -> None:
         told, server_window = rate_limit.remaining, rate_limit.reset
         if told is None or server_window is None:

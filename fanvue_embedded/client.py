@@ -34,7 +34,7 @@ from .api_responses import (
     parse_retry_after,
     warn_if_deprecated,
 )
-from .budget import Bucket, RateBudget, bucket_for
+from .budget import Bucket, RateBudget, Taken, bucket_for
 from .errors import InsufficientScope, ProtocolError, RateLimitedError, StoreUnavailable
 from .metrics import Metrics
 from .models import FanvueUser, system_clock
@@ -61,20 +61,25 @@ def _log_budget_down() -> None:
         logger.warning("rate-limit budget unavailable (Redis down): calls go out uncounted")
 
 
-async def _take_budget(budget: RateBudget, bucket: Bucket, method: str, path: str) -> None:
+async def _take_budget(budget: RateBudget, bucket: Bucket, method: str, path: str) -> Taken | None:
     try:
-        await budget.acquire(bucket, method=method, path=path)
+        return await budget.acquire(bucket, method=method, path=path)
     except StoreUnavailable:
         # The budget is advisory: without Redis the call still goes (Fanvue's 429 handling
         # remains), as tokens are still served from a held set meanwhile.
         _log_budget_down()
+        return None
 
 
 async def _sync_budget(
-    budget: RateBudget, bucket: Bucket, rate_limit: RateLimit, retry_after: float | None
+    budget: RateBudget,
+    bucket: Bucket,
+    rate_limit: RateLimit,
+    retry_after: float | None,
+    taken: Taken | None,
 ) -> None:
     try:
-        await budget.observe(bucket, rate_limit, retry_after=retry_after)
+        await budget.observe(bucket, rate_limit, retry_after=retry_after, taken=taken)
     except StoreUnavailable:
         _log_budget_down()
 
@@ -261,8 +266,9 @@ class FanvueClient:
         }
         budget = self._budget
         bucket = bucket_for(self._acting_for, path) if budget is not None else None
+        taken = None
         if budget is not None and bucket is not None:
-            await _take_budget(budget, bucket, method, path)
+            taken = await _take_budget(budget, bucket, method, path)
         with self._metrics.observe_upstream("api"):
             async with translate_transport_errors(f"Fanvue API {method} {path}"):
                 response = await self._http.request(
@@ -281,7 +287,7 @@ class FanvueClient:
                 retry_after = parse_retry_after(
                     response.headers.get("Retry-After"), now=self._clock()
                 )
-            await _sync_budget(budget, bucket, rate_limit, retry_after)
+            await _sync_budget(budget, bucket, rate_limit, retry_after, taken)
         return response
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
