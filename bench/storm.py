@@ -22,13 +22,22 @@ from typing import Any
 import httpx
 
 from fanvue_embedded._devdefaults import DEV_CLIENT_ID, DEV_CLIENT_SECRET
+from fanvue_embedded._redis import close_redis, redis_from_url
 from fanvue_embedded.models import TokenSet
 from fanvue_embedded.oauth import client_secret_basic
 from fanvue_embedded.services import Services
 from fanvue_embedded.tokens import fingerprint
 
 from . import storm_workers
-from .common import BenchEnv, Section, add_emulator_creators, exchange_creators, median
+from .common import (
+    BenchEnv,
+    Section,
+    add_emulator_creators,
+    command_delta,
+    exchange_creators,
+    median,
+    redis_command_calls,
+)
 
 PROCESSES = 8
 CALLERS = 100
@@ -50,6 +59,7 @@ class StormStats:
     skews: list[float] = field(default_factory=list)
     process_spans: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    commands: dict[str, int] = field(default_factory=dict)  # Redis, server side, all rounds
 
     @property
     def calls_per_expiry(self) -> float:
@@ -98,6 +108,7 @@ class _Group:
     children: list[Any]
     barrier: Any
     results: Any
+    redis: Any  # the bench's own client: INFO commandstats around each round
 
 
 async def _spawn(env: BenchEnv, services: Services, creator: str, impl: str, rounds: int) -> _Group:
@@ -132,10 +143,11 @@ async def _spawn(env: BenchEnv, services: Services, creator: str, impl: str, rou
     ]
     for child in children:
         child.start()
-    return _Group(impl, children, barrier, results)
+    return _Group(impl, children, barrier, results, redis_from_url(env.redis_url))
 
 
-def _stop(group: _Group) -> None:
+async def _stop(group: _Group) -> None:
+    await close_redis(group.redis)
     for child in group.children:
         child.join(timeout=30)
         if child.is_alive():
@@ -147,9 +159,13 @@ async def _round(
     env: BenchEnv, services: Services, creator: str, group: _Group, stats: StormStats
 ) -> None:
     before = env.emulator.counters()
+    commands_before = await redis_command_calls(group.redis)
     group.barrier.wait(timeout=120)
     reports = [group.results.get(timeout=120) for _ in range(PROCESSES)]
     after = env.emulator.counters()
+    spent = command_delta(commands_before, await redis_command_calls(group.redis))
+    for name, count in spent.items():
+        stats.commands[name] = stats.commands.get(name, 0) + count
     stats.calls.append(after["refresh_requests"] - before["refresh_requests"])
     stats.breaks += after["chain_breaks"] - before["chain_breaks"]
     stats.errors += sum(len(report["errors"]) for report in reports)
@@ -188,7 +204,7 @@ async def _storms(
             naive.append(theirs)
     finally:
         for group in groups:
-            _stop(group)
+            await _stop(group)
     return ours, naive
 
 
@@ -271,6 +287,16 @@ async def run(env: BenchEnv) -> Section:
                 f"{median(item.cpu) * 1e3:.2f} ms",
             )
         )
+        if item.impl == "coordinated":
+            scripts = item.commands.get("evalsha", 0) / item.rounds
+            others = sum(n for c, n in item.commands.items() if c != "evalsha") / item.rounds
+            rows.append(
+                (
+                    f"{label}, {item.mode}: Redis commands per round, all {PROCESSES} processes",
+                    f"{scripts:.1f} scripts (begin/commit) + {others:.1f} commands executed "
+                    "(inside the scripts, plus PUBLISH and reads)",
+                )
+            )
         if item.errors:
             rows.append((f"{label}, {item.mode}: callers that got an error", str(item.errors)))
         if item.impl == "coordinated":

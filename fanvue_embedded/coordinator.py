@@ -55,6 +55,13 @@ __all__ = ["OnReauthorizationRequired", "RefreshCoordinator", "RefreshOutcome", 
 
 logger = logging.getLogger("fanvue_embedded.tokens")
 
+# A loser waits for the winner's announcement; these bound each wait (jittered ±50 %), the
+# fallback when an announcement is lost or no channel is live. A refresh under load takes
+# tens of milliseconds: shorter waits would only send the losers back to Redis while the
+# winner is still at Fanvue.
+_FIRST_WAIT = 0.05
+_LAST_WAIT = 0.2
+
 OnReauthorizationRequired = Callable[[str, str], Awaitable[None] | None]
 """Called with ``(creator_uuid, reason)`` once when a creator's chain is found dead."""
 
@@ -135,7 +142,7 @@ class RefreshCoordinator:
         started = self._clock()
         deadline = started + self._wait_timeout
         owner = secrets.token_hex(16)
-        delay = 0.01
+        delay = _FIRST_WAIT
         seen = seen_generation
         while True:
             begun = await self._begin(creator, owner, seen, min_age)
@@ -160,8 +167,8 @@ class RefreshCoordinator:
                 if self._clock() > deadline:
                     self._metrics.refresh_outcomes.labels("timeout").inc()
                     raise RefreshInProgress("another worker's refresh did not finish in time")
-                await self._store.changed(creator, delay * (0.5 + random.random()))  # noqa: S311
-                delay = min(delay * 1.5, 0.1)
+                await self._wait_for_commit(creator, delay * (0.5 + random.random()))  # noqa: S311
+                delay = min(delay * 1.5, _LAST_WAIT)
                 continue
             self._metrics.lock_waits.observe(self._clock() - started)
             assert begun.stored is not None
@@ -178,6 +185,18 @@ class RefreshCoordinator:
             except BaseException:
                 await self._release_quietly(creator, owner)
                 raise
+
+    async def _wait_for_commit(self, creator: str, wait: float) -> None:
+        """Until the winner's commit is announced, or ``wait`` seconds (the fallback for a lost
+        announcement). Never less than ``wait`` when nothing was announced: a store with no
+        live channel answers at once, and beginning again at once would spin on Redis."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        if await self._store.changed(creator, wait):
+            return
+        left = wait - (loop.time() - started)
+        if left > 0:
+            await asyncio.sleep(left)
 
     # -- the steps -----------------------------------------------------------------------
 
