@@ -7,6 +7,8 @@ transport failure surfaces as ``UpstreamUnavailable`` chained to the httpx error
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +22,7 @@ __all__ = [
     "KEEPALIVE_EXPIRY",
     "USER_AGENT",
     "build_async_client",
+    "shared_tls_context",
     "translate_transport_errors",
 ]
 
@@ -29,6 +32,14 @@ KEEPALIVE_EXPIRY = 4.0
 """Seconds an idle pooled connection is kept. Below the 5 s idle timeout of common servers
 (uvicorn's default, which the emulator uses): a connection the server is closing at the moment
 it is reused fails the request ("Server disconnected without sending a response")."""
+
+
+@functools.cache
+def shared_tls_context() -> ssl.SSLContext:
+    """httpx's own verifying context (certifi's CA bundle), built once per process and shared
+    by every client: loading the bundle costs ~30 ms of CPU, which each new client would
+    otherwise pay again (a webhook send, a ``check``, every app a process creates)."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def build_async_client(
@@ -41,6 +52,7 @@ def build_async_client(
     return httpx.AsyncClient(
         timeout=timeout,
         transport=transport,
+        verify=shared_tls_context(),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
         limits=httpx.Limits(

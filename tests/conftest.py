@@ -1,5 +1,22 @@
 """Session-wide fixtures: real Redis (a standalone server and a 3-master Cluster, or
-REDIS_URL and REDIS_CLUSTER_URL), the emulator, anyio on asyncio, the security scans."""
+REDIS_URL and REDIS_CLUSTER_URL), the emulator, anyio on asyncio, the security scans.
+
+Which topology a Redis-backed test runs on (the ``redis_url`` fixture):
+
+- marked ``@pytest.mark.both_topologies`` (module ``pytestmark`` or the test): once on the
+  standalone server and once on the Cluster. That is for tests where the topology changes
+  behaviour: key slots and Lua scripts (store, locks, ephemeral store, budget, webhook inbox),
+  the refresh coordinator and its multi-process storm and fault tests, the worker, the
+  invalidation channel and the token cache, outages, the Cluster's connection pools (burst,
+  threads and forks of the sync facade) and the operator CLI's scans of every master;
+- unmarked: on the standalone server only. These tests need *a* Redis (app and webhook
+  routes, the browser and HTTPS end-to-end runs, route fuzzing, the session exchange); the
+  store underneath is the same code, and its contract runs on both topologies above.
+
+Fixtures that choose the topology themselves (``redis_url_for``, e.g. beside an in-memory
+variant) list theirs in their ``params``. ``TEST_REDIS_TOPOLOGY`` overrides all of this for a
+local run: ``redis`` or ``cluster`` runs every ``redis_url`` test on that one topology.
+"""
 
 from __future__ import annotations
 
@@ -27,14 +44,14 @@ def anyio_backend() -> str:
 
 
 REDIS_TOPOLOGIES = ("redis", "cluster")
-"""Every test that asks for ``redis_url`` runs once per topology: a standalone server and a real
-3-master Redis Cluster. ``TEST_REDIS_TOPOLOGY=redis`` (or ``cluster``) narrows a local run."""
+"""A standalone server and a real 3-master Redis Cluster (see the module docstring for which
+tests run on which)."""
 
 
-def _topologies() -> tuple[str, ...]:
+def _topologies(both: bool) -> tuple[str, ...]:
     chosen = os.environ.get("TEST_REDIS_TOPOLOGY", "").strip().lower()
     if not chosen or chosen == "both":
-        return REDIS_TOPOLOGIES
+        return REDIS_TOPOLOGIES if both else REDIS_TOPOLOGIES[:1]
     if chosen not in REDIS_TOPOLOGIES:
         raise pytest.UsageError(
             f"TEST_REDIS_TOPOLOGY={chosen!r}: use one of {', '.join(REDIS_TOPOLOGIES)} or both"
@@ -44,7 +61,8 @@ def _topologies() -> tuple[str, ...]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "redis_url" in metafunc.fixturenames:
-        metafunc.parametrize("redis_url", _topologies(), indirect=True)
+        both = metafunc.definition.get_closest_marker("both_topologies") is not None
+        metafunc.parametrize("redis_url", _topologies(both), indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -99,8 +117,8 @@ def _fresh(url: str) -> str:
 
 @pytest.fixture
 def redis_url(request: pytest.FixtureRequest) -> str:
-    """A Redis URL, emptied before the test, once per topology (``REDIS_TOPOLOGIES``):
-    ``redis://...`` or ``redis+cluster://...``. Build clients with ``redis_from_url`` (async)
+    """A Redis URL, emptied before the test: ``redis://...``, and for tests marked
+    ``both_topologies`` also ``redis+cluster://...``. Build clients with ``redis_from_url`` (async)
     or ``tests.support.redis_topology.sync_client``; both understand either form.
 
     Synchronous on purpose: sync tests (multi-process ones) and async tests can both use it.

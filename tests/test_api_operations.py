@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fanvue_embedded._http import shared_tls_context
 from fanvue_embedded.api import CursorPage, FanvueAPI, Page
 from fanvue_embedded.client import FanvueClient
 from fanvue_embedded.spec import Operation, load_spec
@@ -33,7 +34,9 @@ PREFIX = "/creators/{creatorUserUuid}"
 
 @pytest.fixture
 def control(emulator: EmulatorHandle) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.base_url, timeout=10) as client:
+    with httpx.Client(
+        verify=shared_tls_context(), base_url=emulator.base_url, timeout=10
+    ) as client:
         yield client
 
 

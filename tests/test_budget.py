@@ -28,7 +28,7 @@ from tests.support import budget_workers
 from tests.support.api_access import access_token, api_calls
 from tests.support.emulator import EmulatorHandle
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.both_topologies]
 
 USER = "2f1b0c4e-0000-4000-8000-000000000001"
 MANAGED = "2f1b0c4e-0000-4000-8000-000000000002"

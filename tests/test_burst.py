@@ -21,6 +21,8 @@ from fanvue_embedded.cli import dev_environment
 from tests.support.emulator import EmulatorHandle
 from tests.support.servers import free_port, spawn
 
+pytestmark = pytest.mark.both_topologies
+
 CLIENTS = 300
 ROUNDS = 2
 

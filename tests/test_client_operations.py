@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from fanvue_embedded._http import shared_tls_context
 from fanvue_embedded.client import FanvueClient
 from fanvue_embedded.spec import Operation, load_spec
 from tests.emulator_samples import Ids, World, body_for, path_values, query_values
@@ -26,7 +27,9 @@ OPERATIONS = list(load_spec())
 
 @pytest.fixture
 def control(emulator: EmulatorHandle) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.base_url, timeout=10) as client:
+    with httpx.Client(
+        verify=shared_tls_context(), base_url=emulator.base_url, timeout=10
+    ) as client:
         yield client
 
 

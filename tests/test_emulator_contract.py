@@ -14,6 +14,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from fanvue_embedded._http import shared_tls_context
 from fanvue_embedded.emulator import EmulatorConfig, create_emulator_app
 from fanvue_embedded.spec import Operation, load_spec
 from tests.emulator_samples import ALL_SCOPES, World, access_token, control, request_for
@@ -34,7 +35,7 @@ def base_url() -> Iterator[str]:
 
 @pytest.fixture
 def client(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=10) as c:
+    with httpx.Client(verify=shared_tls_context(), base_url=base_url, timeout=10) as c:
         yield c
 
 

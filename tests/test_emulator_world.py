@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fanvue_embedded._http import shared_tls_context
 from fanvue_embedded.emulator import EmulatorConfig, create_emulator_app
 from tests.emulator_kit import MAX
 from tests.emulator_samples import World, access_token, control
@@ -23,7 +24,7 @@ def base_url() -> Iterator[str]:
 
 @pytest.fixture
 def world(base_url: str) -> Iterator[World]:
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+    with httpx.Client(verify=shared_tls_context(), base_url=base_url, timeout=10) as client:
         world = World(client)
         control(client, "PATCH", "/settings", json={"rate_limit": 10_000})
         yield world

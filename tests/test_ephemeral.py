@@ -13,6 +13,8 @@ from fanvue_embedded.ephemeral import MemoryEphemeralStore, RedisEphemeralStore
 from fanvue_embedded.errors import ConfigurationError
 from tests.support.redis_topology import decoding_async_client, redis_url_for
 
+pytestmark = pytest.mark.both_topologies
+
 
 class FakeClock:
     def __init__(self) -> None:

@@ -13,6 +13,8 @@ from fanvue_embedded.errors import RefreshInProgress
 from fanvue_embedded.lock import CreatorLock, MemoryCreatorLock, RedisCreatorLock
 from tests.support.redis_topology import redis_url_for
 
+pytestmark = pytest.mark.both_topologies
+
 
 class FakeClock:
     def __init__(self) -> None:

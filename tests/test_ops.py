@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import redis
 
 from fanvue_embedded._redis import redis_from_url
@@ -20,6 +21,8 @@ from tests.support.redis_cluster import run_redis_cluster
 from tests.support.redis_server import run_redis_server
 from tests.support.redis_topology import sync_client
 from tests.support.servers import bare_env
+
+pytestmark = pytest.mark.both_topologies
 
 OLD_KEY = generate_key("old")
 NEW_KEY = generate_key("new")

@@ -48,6 +48,8 @@ from tests.support.storm import (
     storm,
 )
 
+pytestmark = pytest.mark.both_topologies
+
 LUNA = "luna.rivers"
 
 

@@ -21,6 +21,8 @@ from fanvue_embedded.tokens import RefreshOutcome
 from tests.support.emulator import EmulatorHandle
 from tests.support.storm import BARRIER_TIMEOUT, Setup, collect, open_manager, seed, stop, storm
 
+pytestmark = pytest.mark.both_topologies
+
 PROCESSES = 8
 CALLERS = 50
 ROUNDS_PER_MODE = 100

@@ -128,6 +128,7 @@ def redis_settings(redis_url: str, emulator_url: str) -> Settings:
     )
 
 
+@pytest.mark.both_topologies  # a Cluster client's per-node pools across event loops
 @pytest.mark.parametrize("close_each_job", [True, False], ids=["aclose", "forgotten"])
 def test_one_services_serves_an_asyncio_run_per_job(
     redis_url: str, emulator: EmulatorHandle, close_each_job: bool

@@ -18,6 +18,8 @@ from fanvue_embedded.models import TokenSet
 from fanvue_embedded.store import MemoryTokenStore, RedisTokenStore, TokenStore
 from tests.support.redis_topology import redis_url_for
 
+pytestmark = pytest.mark.both_topologies
+
 ALICE = "5b0e8a52-0f5c-4a8e-9a57-111111111111"
 BOB = "5b0e8a52-0f5c-4a8e-9a57-222222222222"
 CAROL = "5b0e8a52-0f5c-4a8e-9a57-333333333333"

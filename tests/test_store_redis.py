@@ -31,6 +31,8 @@ from tests.support.redis_server import run_redis_server
 from tests.support.redis_topology import decoding_async_client, flush, sync_client
 from tests.support.servers import free_port, wait_for_port
 
+pytestmark = pytest.mark.both_topologies
+
 CREATOR = "0b6f6a8e-3c1d-4c55-8f0e-5f2d9a7b1c3e"
 
 

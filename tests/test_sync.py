@@ -24,6 +24,8 @@ from fanvue_embedded.tokens import RefreshOutcome, TokenManager
 from tests.support.emulator import EmulatorHandle
 from tests.test_app import settings_for
 
+pytestmark = pytest.mark.both_topologies
+
 APP_UUID = "2d7f0a4c-9b1e-4f3a-8c6d-1e5b7a9c3f20"
 THREADS = 8
 

@@ -31,6 +31,8 @@ from tests.support.redis_topology import sync_client
 from tests.support.servers import free_port
 from tests.support.storm import BARRIER_TIMEOUT, Report, Setup, _run, collect, open_manager, stop
 
+pytestmark = pytest.mark.both_topologies
+
 PROCESSES = 4
 CREATOR = "cache-creator-1"
 LATENCIES: dict[str, list[float]] = {}

@@ -31,7 +31,7 @@ from tests.support.redis_topology import redis_url_for
 from tests.support.servers import serve_in_thread
 from tests.support.storm import ROUND_SECONDS, OffsetClock, Setup, authorize, open_manager
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.both_topologies]
 
 
 @pytest.fixture

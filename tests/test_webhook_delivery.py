@@ -57,6 +57,8 @@ from tests.support.webhook_handlers import CALLS_KEY, DONE_KEY, SUCCEEDS_ON_CALL
 from tests.support.webhook_payloads import DOCUMENTED, FAN_DATA, PLATFORM
 from tests.test_webhooks import Receiver, post_signed, webhook_settings
 
+pytestmark = pytest.mark.both_topologies
+
 CLI = [sys.executable, "-m", "fanvue_embedded.cli"]
 
 

@@ -30,6 +30,8 @@ from fanvue_embedded.worker import KeepaliveWorker, SweepResult
 from tests.support.emulator import EmulatorHandle
 from tests.support.storm import OffsetClock, Setup, authorize, collect, open_manager, sweep_once
 
+pytestmark = pytest.mark.both_topologies
+
 DAY = 24 * 3600.0
 LATER = 4 * DAY  # past the default 3-day keepalive interval of a fresh exchange
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from fanvue_embedded._http import shared_tls_context
+
 
 @dataclass
 class EmulatorHandle:
@@ -18,7 +20,9 @@ class EmulatorHandle:
         if method != "GET" and "json" not in kwargs:
             # The emulator refuses state-changing control calls that are not JSON.
             kwargs.setdefault("headers", {"Content-Type": "application/json"})
-        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+        with httpx.Client(
+            verify=shared_tls_context(), base_url=self.base_url, timeout=30
+        ) as client:
             response = client.request(method, f"/_emulator{path}", **kwargs)
         response.raise_for_status()
         return response.json() if response.content else None
@@ -86,7 +90,9 @@ class EmulatorHandle:
             .decode()
         )
         pair = f"{quote_plus(DEV_CLIENT_ID)}:{quote_plus(DEV_CLIENT_SECRET)}".encode()
-        with httpx.Client(base_url=self.base_url, timeout=10) as client:
+        with httpx.Client(
+            verify=shared_tls_context(), base_url=self.base_url, timeout=10
+        ) as client:
             code = client.post(
                 "/api/v1/app-integrations/authorize-on-behalf",
                 headers={"Authorization": f"Bearer {self.session_token(creator)}"},
@@ -110,5 +116,7 @@ class EmulatorHandle:
     def api(self, method: str, path: str, token: str, **kwargs: Any) -> httpx.Response:
         """One Fanvue API call with ``token`` and the version header."""
         headers = {"Authorization": f"Bearer {token}", "X-Fanvue-API-Version": "2025-06-26"}
-        with httpx.Client(base_url=self.base_url, timeout=10) as client:
+        with httpx.Client(
+            verify=shared_tls_context(), base_url=self.base_url, timeout=10
+        ) as client:
             return client.request(method, path, headers=headers, **kwargs)
