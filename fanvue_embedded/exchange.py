@@ -4,6 +4,10 @@ session token → fresh PKCE verifier + state → authorize-on-behalf (state che
 exchange → ``GET /users/me`` → store under the creator's uuid → ``on_tokens`` hook.
 Nothing is stored unless every step succeeded; errors keep their typed meaning so the HTTP
 layer can map each to its documented answer.
+
+The two halves are public so a caller can run its own write next to the commit (the app's
+route writes the app session concurrently with it): :meth:`SessionExchange.authorize` makes
+the upstream calls and stores nothing; :meth:`SessionExchange.commit` stores and calls the hook.
 """
 
 from __future__ import annotations
@@ -24,12 +28,26 @@ from .platform import PlatformClient, validate_session_token
 from .store import TokenStore
 from .values import DEFAULT_API_VERSION, DEFAULT_KEEPALIVE_INTERVAL
 
-__all__ = ["DEFAULT_KEEPALIVE_INTERVAL", "ExchangeResult", "OnTokens", "SessionExchange"]
+__all__ = [
+    "DEFAULT_KEEPALIVE_INTERVAL",
+    "Authorized",
+    "ExchangeResult",
+    "OnTokens",
+    "SessionExchange",
+]
 
 logger = logging.getLogger("fanvue_embedded.exchange")
 
 OnTokens = Callable[[TokenSet, FanvueUser], Awaitable[None] | None]
 """The port of the JS SDK's ``onTokens({tokens, user})``: called after the tokens are stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class Authorized:
+    """What the upstream steps produced: a token set and whose it is. Nothing is stored yet."""
+
+    tokens: TokenSet
+    user: FanvueUser
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +86,29 @@ class SessionExchange:
         self._metrics = metrics or Metrics()
 
     async def exchange(self, session_token: str) -> ExchangeResult:
+        """The whole embedded exchange: :meth:`authorize`, then :meth:`commit`."""
+        return await self.commit(await self.authorize(session_token))
+
+    async def complete(
+        self, code: str, code_verifier: str, redirect_uri: str | None = None
+    ) -> ExchangeResult:
+        """Code → tokens → user → store → hook: the standard flow's callback."""
+        return await self.commit(await self.redeem(code, code_verifier, redirect_uri))
+
+    async def authorize(self, session_token: str) -> Authorized:
+        """Session token → authorize-on-behalf → code exchange → user. Stores nothing."""
         validate_session_token(session_token)
         verifier = generate_code_verifier()
         state = generate_state()
         code = await self._platform.authorize_on_behalf(
             session_token, code_challenge_s256(verifier), state
         )
-        return await self.complete(code, verifier)
+        return await self.redeem(code, verifier)
 
-    async def complete(
+    async def redeem(
         self, code: str, code_verifier: str, redirect_uri: str | None = None
-    ) -> ExchangeResult:
-        """Code → tokens → user → store → hook: shared by the embedded and standard flows."""
+    ) -> Authorized:
+        """Code → tokens → user (``GET /users/me`` with the new access token). Stores nothing."""
         tokens = await self._oauth.exchange_code(code, code_verifier, redirect_uri)
         async with FanvueClient(
             tokens.access_token,
@@ -89,6 +118,11 @@ class SessionExchange:
             metrics=self._metrics,
         ) as api:
             user = await api.get_current_user()
+        return Authorized(tokens=tokens, user=user)
+
+    async def commit(self, authorized: Authorized) -> ExchangeResult:
+        """Store the set under the creator's uuid, then call ``on_tokens``."""
+        tokens, user = authorized.tokens, authorized.user
         # A fresh exchange starts a new chain: it replaces whatever was stored (including a
         # dead chain's re-authorization mark). A refresh racing with it loses its
         # compare-and-set and re-reads, so the newest chain always wins.

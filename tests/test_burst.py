@@ -5,13 +5,18 @@ emulator, with a deliberately small Redis pool (4 connections): every request ne
 session's Redis record and a token, so 300 at once must wait for connections. redis-py's own
 pools raise ``MaxConnectionsError`` past their size, which became 503s; the blocking pool (and
 the gate in front of the Cluster client) makes them queue.
+
+The same holds for embedded opens: many session exchanges at once, each writing its tokens and
+its app session concurrently, on a pool of 2 connections.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -25,6 +30,7 @@ pytestmark = pytest.mark.both_topologies
 
 CLIENTS = 300
 ROUNDS = 2
+OPENS = 100
 
 
 async def _burst(base: str, session: str) -> Counter[int]:
@@ -41,10 +47,11 @@ async def _burst(base: str, session: str) -> Counter[int]:
     return statuses
 
 
-@pytest.mark.slow
-def test_300_concurrent_clients_on_an_authenticated_route_get_no_errors(
-    redis_url: str, emulator: EmulatorHandle, tmp_path: Path
-) -> None:
+@contextlib.contextmanager
+def served_app(
+    redis_url: str, emulator: EmulatorHandle, tmp_path: Path, *, redis_connections: int
+) -> Iterator[str]:
+    """``fanvue-embedded serve`` (one uvicorn worker) with a small Redis pool; yields its URL."""
     emulator.settings(rate_limit=1_000_000)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -52,9 +59,10 @@ def test_300_concurrent_clients_on_an_authenticated_route_get_no_errors(
         **dev_environment(
             app_url=base, platform_url=emulator.base_url, redis_url=redis_url, environ={}
         ),
-        "REDIS_MAX_CONNECTIONS": "4",  # far fewer than requests in flight: they must queue
+        # Far fewer than requests in flight: they must queue.
+        "REDIS_MAX_CONNECTIONS": str(redis_connections),
         "REDIS_POOL_TIMEOUT": "60",
-        # The app's rate-limit budget matches the emulator's raised limit: this test is about
+        # The app's rate-limit budget matches the emulator's raised limit: these tests are about
         # bursts queueing for Redis connections, not about Fanvue's 200 per 60 s.
         "FANVUE_RATE_LIMIT": "1000000",
         "LOG_LEVEL": "WARNING",
@@ -63,9 +71,48 @@ def test_300_concurrent_clients_on_an_authenticated_route_get_no_errors(
     command = [sys.executable, "-m", "fanvue_embedded.cli", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port)]
     with spawn(command, host="127.0.0.1", port=port, env=env, log_path=tmp_path / "serve.log"):
+        yield base
+
+
+@pytest.mark.slow
+def test_300_concurrent_clients_on_an_authenticated_route_get_no_errors(
+    redis_url: str, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    with served_app(redis_url, emulator, tmp_path, redis_connections=4) as base:
         answer = httpx.post(
             f"{base}/api/fanvue/session", json={"token": emulator.session_token()}, timeout=30
         )
         assert answer.status_code == 200, answer.text
         statuses = asyncio.run(_burst(base, answer.json()["session"]))
     assert statuses == Counter({200: CLIENTS * ROUNDS}), statuses
+
+
+async def _opens(base: str, tokens: list[str]) -> list[httpx.Response]:
+    """One session exchange per token, all at once, each on its own connection."""
+    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+        exchanged = await asyncio.gather(
+            *(client.post("/api/fanvue/session", json={"token": token}) for token in tokens)
+        )
+        # Every session issued works: its record was written before the answer.
+        checked = await asyncio.gather(
+            *(
+                client.get("/api/me", headers={"Authorization": f"Bearer {r.json()['session']}"})
+                for r in exchanged
+                if r.status_code == 200
+            )
+        )
+    return [*exchanged, *checked]
+
+
+@pytest.mark.slow
+def test_100_concurrent_session_exchanges_get_no_errors(
+    redis_url: str, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    tokens = [emulator.session_token() for _ in range(OPENS)]
+    with served_app(redis_url, emulator, tmp_path, redis_connections=2) as base:
+        answers = asyncio.run(_opens(base, tokens))
+    statuses = Counter(answer.status_code for answer in answers)
+    assert statuses == Counter({200: 2 * OPENS}), statuses
+    sessions = {answer.json()["session"] for answer in answers[:OPENS]}
+    assert len(sessions) == OPENS

@@ -32,6 +32,7 @@ from .json_body import BadRequest, read_json_object
 from .openapi import PROFILE_REF, error_answer, json_answer, operation
 from .responses import error_response, json_response
 from .services import services_of
+from .signin import commit_sign_in
 from .urls import app_path
 
 __all__ = ["healthz", "logout", "me", "metrics", "readyz", "session_exchange"]
@@ -102,11 +103,12 @@ async def session_exchange(request: Request) -> Response:
         # An address that failed too often is refused before it costs an upstream call.
         await services.exchange_failures.check(address)
         try:
-            result = await services.exchange.exchange(token)
+            authorized = await services.exchange.authorize(token)
         except InvalidSessionToken:  # a junk or stale token: count it against the address
             await services.exchange_failures.record_failure(address)
             raise
-        issued = await services.sessions.issue(result.user.uuid)
+        # The token commit and the app session's record, written at once (signin.py).
+        result, issued = await commit_sign_in(services.exchange, services.sessions, authorized)
     except FanvueError as exc:
         # The one table decides: an unusable token 401, no consent 403, too many failures 429,
         # the store down 503, anything else Fanvue-side 502. The detail goes to our log only.
