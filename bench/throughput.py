@@ -16,6 +16,7 @@ import httpx
 
 from .common import BenchEnv, Section, exchange_creators, median, spread
 from .exchange_latency import serve
+from .servers import CLIENT_KEEPALIVE_EXPIRY
 
 GOAL_RATIO = 0.9
 LEVELS = (20, 200)
@@ -61,7 +62,12 @@ async def run(env: BenchEnv) -> Section:
         await services.aclose()
 
     by_level: dict[int, tuple[list[float], list[float], int]] = {}
-    limits = httpx.Limits(max_connections=max(LEVELS), max_keepalive_connections=max(LEVELS))
+    # Idle connections are dropped before the servers' 5 s keep-alive ends (bench/servers.py).
+    limits = httpx.Limits(
+        max_connections=max(LEVELS),
+        max_keepalive_connections=max(LEVELS),
+        keepalive_expiry=CLIENT_KEEPALIVE_EXPIRY,
+    )
     # The emulator's limit is lifted for the run; the app's rate-limit budget is told the same
     # limit, so it still counts every call (its Redis work is part of the route's cost).
     app_env = {"FANVUE_RATE_LIMIT": str(RATE_LIMIT)}
