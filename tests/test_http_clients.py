@@ -1,4 +1,5 @@
-"""The library's httpx clients share one TLS context per process, and it still verifies.
+"""The library's httpx clients: one shared TLS context per process that still verifies, and
+idle connections that expire before a server closes them.
 
 ``fanvue_embedded._http.build_async_client`` hands every client the same context (loading the
 CA bundle per client cost ~30 ms of CPU each): sharing it must not loosen certificate checks.
@@ -13,12 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from fanvue_embedded._http import build_async_client, shared_tls_context
+from fanvue_embedded._http import KEEPALIVE_EXPIRY, build_async_client, shared_tls_context
 
 pytestmark = pytest.mark.anyio
 
@@ -72,3 +74,19 @@ async def test_clients_share_one_verifying_context_and_refuse_an_untrusted_certi
     finally:
         server.close()
         await server.wait_closed()
+
+
+def _pool_expiry(client: httpx.AsyncClient) -> float | None:
+    transport = client._transport  # the pool settings are not public
+    assert isinstance(transport, httpx.AsyncHTTPTransport)
+    expiry: float | None = transport._pool._keepalive_expiry
+    return expiry
+
+
+async def test_idle_connections_expire_before_a_uvicorn_server_closes_them() -> None:
+    # A pooled connection reused just as the server closes it fails the request
+    # ("Server disconnected without sending a response"): ours must expire first.
+    server_idle_timeout = uvicorn.Config(app="unused:app").timeout_keep_alive
+    async with build_async_client() as client:
+        assert _pool_expiry(client) == KEEPALIVE_EXPIRY
+    assert server_idle_timeout > KEEPALIVE_EXPIRY
