@@ -167,7 +167,9 @@ class RefreshCoordinator:
                 if self._clock() > deadline:
                     self._metrics.refresh_outcomes.labels("timeout").inc()
                     raise RefreshInProgress("another worker's refresh did not finish in time")
-                await self._wait_for_commit(creator, delay * (0.5 + random.random()))  # noqa: S311
+                # Until the winner's commit is announced (or the wait ends: the fallback
+                # for a lost announcement, or the poll interval with no live channel).
+                await self._store.changed(creator, delay * (0.5 + random.random()))  # noqa: S311
                 delay = min(delay * 1.5, _LAST_WAIT)
                 continue
             self._metrics.lock_waits.observe(self._clock() - started)
@@ -185,18 +187,6 @@ class RefreshCoordinator:
             except BaseException:
                 await self._release_quietly(creator, owner)
                 raise
-
-    async def _wait_for_commit(self, creator: str, wait: float) -> None:
-        """Until the winner's commit is announced, or ``wait`` seconds (the fallback for a lost
-        announcement). Never less than ``wait`` when nothing was announced: a store with no
-        live channel answers at once, and beginning again at once would spin on Redis."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        if await self._store.changed(creator, wait):
-            return
-        left = wait - (loop.time() - started)
-        if left > 0:
-            await asyncio.sleep(left)
 
     # -- the steps -----------------------------------------------------------------------
 

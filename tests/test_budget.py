@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -193,76 +195,75 @@ class SyncCount:
         budget._sync_script = counted  # type: ignore[assignment]
 
 
-async def bucket_left(redis_url: str, budget: RedisRateBudget, user: str) -> int:
-    redis = redis_from_url(redis_url)
-    try:
-        left = await redis.hget(budget.key(Bucket(user)), "r")
-    finally:
-        await redis.aclose()
-    assert left is not None
-    return int(left)
+@dataclass
+class Budgeted:
+    """A client on a Redis budget of 50 per 60 s (as the emulator's bucket), its re-syncs
+    counted, and what it acts with."""
+
+    api: FanvueClient
+    budget: RedisRateBudget
+    syncs: SyncCount
+    token: str
+    user: str
+
+    async def left(self) -> int:
+        """What the bucket holds in Redis."""
+        left = await self.budget._redis.hget(self.budget.key(Bucket(self.user)), "r")
+        assert left is not None
+        return int(left)
 
 
-async def test_a_steady_bucket_costs_one_redis_round_trip_per_call(
-    emulator: EmulatorHandle, redis_url: str
-) -> None:
-    """Once a window is confirmed, an answer that counts no more than the bucket did needs no
-    re-sync: the take alone is the budget's Redis work."""
+@pytest.fixture
+async def budgeted(emulator: EmulatorHandle, redis_url: str) -> AsyncIterator[Budgeted]:
     emulator.settings(rate_limit=50, rate_window=60)
     token = await access_token(emulator)
     user = emulator.creator_uuid()
-    redis = redis_from_url(redis_url)
-    budget = RedisRateBudget(redis, limit=50, window=60, max_wait=0)
-    syncs = SyncCount(budget)
+    budget = RedisRateBudget(
+        redis_from_url(redis_url), limit=50, window=60, max_wait=0, close_client=True
+    )
     try:
         async with FanvueClient(
             token, api_base_url=emulator.base_url, budget=budget, acting_for=user
         ) as api:
-            for _ in range(6):
-                await api.get("/users/me")
-            assert api.last_rate_limit is not None
-            server_left = api.last_rate_limit.remaining
-        assert syncs.calls == 1  # the first answer confirmed the window
-        assert await bucket_left(redis_url, budget, user) == server_left == 44
+            yield Budgeted(api, budget, SyncCount(budget), token, user)
     finally:
-        await redis.aclose()
+        await budget.aclose()
+
+
+async def test_a_steady_bucket_costs_one_redis_round_trip_per_call(budgeted: Budgeted) -> None:
+    """Once a window is confirmed, an answer that counts no more than the bucket did needs no
+    re-sync: the take alone is the budget's Redis work."""
+    for _ in range(6):
+        await budgeted.api.get("/users/me")
+    assert budgeted.api.last_rate_limit is not None
+    server_left = budgeted.api.last_rate_limit.remaining
+    assert budgeted.syncs.calls == 1  # the first answer confirmed the window
+    assert await budgeted.left() == server_left == 44
 
 
 async def test_an_answer_counting_more_than_the_bucket_is_synced(
-    emulator: EmulatorHandle, redis_url: str
+    emulator: EmulatorHandle, budgeted: Budgeted
 ) -> None:
     """Another client spends the same Fanvue bucket between two budgeted calls: the next
     answer counts more than the bucket did, so it re-syncs and the bucket drops to it."""
-    emulator.settings(rate_limit=50, rate_window=60)
-    token = await access_token(emulator)
-    user = emulator.creator_uuid()
-    redis = redis_from_url(redis_url)
-    budget = RedisRateBudget(redis, limit=50, window=60, max_wait=0)
-    syncs = SyncCount(budget)
-    try:
-        async with FanvueClient(
-            token, api_base_url=emulator.base_url, budget=budget, acting_for=user
-        ) as api:
-            await api.get("/users/me")
-            await api.get("/users/me")
-            assert syncs.calls == 1
-            async with httpx.AsyncClient(base_url=emulator.base_url) as raw:
-                for _ in range(10):  # not counted by the budget
-                    answer = await raw.get(
-                        "/users/me",
-                        headers={
-                            "Authorization": f"Bearer {token}",
-                            "X-Fanvue-API-Version": "2025-06-26",
-                        },
-                    )
-                    assert answer.status_code == 200
-            await api.get("/users/me")
-            assert syncs.calls == 2
-            assert api.last_rate_limit is not None
-            assert api.last_rate_limit.remaining == 50 - 13
-        assert await bucket_left(redis_url, budget, user) == 50 - 13
-    finally:
-        await redis.aclose()
+    await budgeted.api.get("/users/me")
+    await budgeted.api.get("/users/me")
+    assert budgeted.syncs.calls == 1
+    async with httpx.AsyncClient(base_url=emulator.base_url) as raw:
+        for _ in range(10):  # not counted by the budget
+            answer = await raw.get(
+                "/users/me",
+                headers={
+                    "Authorization": f"Bearer {budgeted.token}",
+                    "X-Fanvue-API-Version": "2025-06-26",
+                },
+            )
+            assert answer.status_code == 200
+    await budgeted.api.get("/users/me")
+    assert budgeted.syncs.calls == 2
+    assert budgeted.api.last_rate_limit is not None
+    assert budgeted.api.last_rate_limit.remaining == 50 - 13
+    assert await budgeted.left() == 50 - 13
 
 
 async def test_memory_budget_keeps_concurrent_calls_of_one_process_under_the_limit(

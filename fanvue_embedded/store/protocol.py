@@ -169,7 +169,8 @@ class TokenStore(Protocol):
 
     async def changed(self, creator: str, timeout: float) -> bool:  # noqa: ASYNC109
         """Wait up to ``timeout`` seconds for a write to ``creator`` (any process); True if
-        one was announced. False may also mean nobody announces (poll then)."""
+        one was announced. False after the whole ``timeout``, also when nobody announces
+        (the wait is then the caller's poll interval)."""
         ...
 
     # -- the refresh coordinator's two steps ---------------------------------------------

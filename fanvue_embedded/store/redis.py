@@ -155,6 +155,8 @@ class RedisTokenStore:
 
     async def changed(self, creator: str, timeout: float) -> bool:  # noqa: ASYNC109
         if self._listener is None or not self._cache.live:
+            # Nobody announces: the wait is the caller's poll interval, never a spin.
+            await asyncio.sleep(timeout)
             return False
         return await self._cache.changed(creator, timeout)
 
