@@ -25,13 +25,24 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
-def free_cluster_port() -> int:
-    """A free port whose cluster bus port (port + 10000) is free and valid too.
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands out to outgoing connections (Linux; 32768 elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
-    An ephemeral port above 55535 would put the bus port past 65535 and redis-server exits.
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too, both below the
+    ephemeral range.
+
+    Inside that range a client socket opened by another test can take the port (or its bus
+    port) between this check and redis-server's bind, and the node exits at start.
     """
+    ceiling = _ephemeral_floor() - 10000 - 1
     for _ in range(200):
-        port = random.randint(20000, 45000)
+        port = random.randint(min(10000, ceiling - 1000), ceiling)
         if _port_is_free(port) and _port_is_free(port + 10000):
             return port
     raise RuntimeError("no free port pair for a Redis Cluster node")
@@ -50,29 +61,32 @@ def run_redis_cluster(
     """
     ports_file = directory / "ports" if directory else None
     restart = ports_file is not None and ports_file.exists()
+    ports: list[int] = []
     if ports_file is not None and restart:
         ports = [int(port) for port in ports_file.read_text().split()]
-    else:
-        ports = [free_cluster_port() for _ in range(masters)]
-        if ports_file is not None:
-            ports_file.write_text(" ".join(map(str, ports)))
     with contextlib.ExitStack() as stack:
-        for index, port in enumerate(ports):
+        for index in range(len(ports) if restart else masters):
             node_dir = None
             if directory is not None:
                 node_dir = directory / f"node-{index}"
                 node_dir.mkdir(exist_ok=True)
-            stack.enter_context(
-                run_redis_server(
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    port=port,
-                    appendonly=appendonly,
-                    directory=None if node_dir is None else str(node_dir),
-                )
-            )
+            if restart:
+                _start_node(stack, ports[index], appendonly, node_dir)
+                continue
+            # A fresh node may lose its port to another process between the check and the
+            # bind; it then exits at start, and a new port is as good as the old one.
+            for attempt in range(3):
+                port = free_cluster_port()
+                try:
+                    _start_node(stack, port, appendonly, node_dir)
+                except RuntimeError:
+                    if attempt == 2:
+                        raise
+                    continue
+                ports.append(port)
+                break
+        if ports_file is not None and not restart:
+            ports_file.write_text(" ".join(map(str, ports)))
         clients = [redis.Redis(port=port) for port in ports]
         try:
             if not restart:
@@ -82,6 +96,22 @@ def run_redis_cluster(
             for client in clients:
                 client.close()
         yield f"redis+cluster://127.0.0.1:{ports[0]}"
+
+
+def _start_node(
+    stack: contextlib.ExitStack, port: int, appendonly: bool, node_dir: Path | None
+) -> None:
+    stack.enter_context(
+        run_redis_server(
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            port=port,
+            appendonly=appendonly,
+            directory=None if node_dir is None else str(node_dir),
+        )
+    )
 
 
 def _form(clients: list[redis.Redis], ports: list[int]) -> None:
