@@ -22,10 +22,44 @@ def run_redis_server(
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed; run scripts/setup")
-    port = port or free_port()
     owned_dir = directory is None
     workdir = directory or tempfile.mkdtemp(prefix="fve-redis-")
-    args = [
+    # A port picked free can be taken by another process before redis-server binds it; the
+    # server then exits at start. Only a port we picked may be swapped for another.
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        for attempt in range(3):
+            chosen = port or free_port()
+            proc = subprocess.Popen(
+                _command(binary, chosen, workdir, appendonly, extra_args),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                wait_for_port("127.0.0.1", chosen, proc=proc)
+            except RuntimeError:
+                if port is not None or attempt == 2:
+                    raise
+                continue
+            break
+        assert proc is not None
+        yield f"redis://127.0.0.1:{chosen}/0", proc
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if owned_dir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _command(
+    binary: str, port: int, workdir: str, appendonly: bool, extra_args: tuple[str, ...]
+) -> list[str]:
+    return [
         binary,
         "--port",
         str(port),
@@ -43,17 +77,3 @@ def run_redis_server(
         "redis.log",
         *extra_args,
     ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port("127.0.0.1", port, proc=proc)
-        yield f"redis://127.0.0.1:{port}/0", proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if owned_dir:
-            shutil.rmtree(workdir, ignore_errors=True)
