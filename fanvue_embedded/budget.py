@@ -13,7 +13,10 @@ How the two views are merged (the same in Lua and in memory):
 - Counts: the server's count wins, but an answer can only lower what is left in the window it
   belongs to — other requests of that window are still in flight and the server has not
   counted them yet. ``X-RateLimit-Reset`` identifies the server's window; an answer from a
-  window the bucket has already left is ignored.
+  window the bucket has already left is ignored. A window is opened counting against the
+  limit Fanvue last announced (the configured one before any answer); when an answer
+  announces another limit, what is left first moves by the difference, so the calls taken
+  but not yet counted by the server stay taken (taking ``min`` alone would forget them).
 - Timing: the server's window already held the request when it answered, so it ends at most
   one window after the first answer arrived (sooner if ``Retry-After`` says so). That bound
   uses only the budget's own clock (Redis ``TIME``: every process shares it), never
@@ -277,6 +280,7 @@ class _State:
     server_window: int = 0  # X-RateLimit-Reset of the window last confirmed
     confirmed: bool = False
     server_limit: int | None = None
+    counted_against: int | None = None  # the limit ``remaining`` is counted against
 
 
 class MemoryRateBudget(_Budget):
@@ -304,7 +308,8 @@ class MemoryRateBudget(_Budget):
                 self._sweep(now)
                 known = state.server_limit if state else None
                 previous = state.server_window if state else 0
-                state = _State(known or self.limit, now + self.window, previous, False, known)
+                opened = known or self.limit
+                state = _State(opened, now + self.window, previous, False, known, opened)
                 self._buckets[bucket] = state
             if state.remaining <= 0:
                 return max(state.reset - now, 0.001), None
@@ -329,6 +334,7 @@ class MemoryRateBudget(_Budget):
             if retry_after is not None:
                 bound = min(bound, now + retry_after)
             state = self._buckets.get(bucket)
+            announced = rate_limit.limit if rate_limit.limit and rate_limit.limit > 0 else None
             if state is None:
                 state = _State(told, bound, server_window, True)
                 self._buckets[bucket] = state
@@ -337,16 +343,25 @@ class MemoryRateBudget(_Budget):
             ):
                 return  # a late answer from a window this bucket has already left
             elif server_window == state.server_window:
+                self._recount(state, announced)
                 state.remaining = min(state.remaining, told)
                 state.reset = min(state.reset, bound)
             else:
                 first_news = not state.confirmed and now < state.reset
+                self._recount(state, announced)
                 state.remaining = min(state.remaining, told) if first_news else told
                 state.reset = bound
                 state.server_window = server_window
                 state.confirmed = True
-            if rate_limit.limit and rate_limit.limit > 0:
-                state.server_limit = rate_limit.limit
+            if announced is not None:
+                state.server_limit = state.counted_against = announced
+
+    @staticmethod
+    def _recount(state: _State, announced: int | None) -> None:
+        # Counted against another limit than Fanvue's: the calls taken but not yet counted by
+        # the server stay taken, so what is left moves by the difference.
+        if announced is not None and state.counted_against is not None:
+            state.remaining -= state.counted_against - announced
 
     def _sweep(self, now: float) -> None:
         # Buckets two windows past their end carry nothing worth keeping (as the Redis TTL).

@@ -104,6 +104,18 @@ async def check_rules(budget: RateBudget, bucket: Bucket) -> None:
     await free_tokens(budget, third, most=4)  # 6 left locally
     await budget.observe(third, headers(2, 3_000))
     assert await free_tokens(budget, third) == 2
+    # First news announcing a smaller limit than the window was counted against (10): the 4
+    # calls in flight stay taken (5 - 4 = 1 left), though the server counted only 1 so far.
+    fourth = Bucket(bucket.user, "fourth")
+    await free_tokens(budget, fourth, most=4)
+    await budget.observe(fourth, headers(4, 4_000, limit=5))
+    assert await free_tokens(budget, fourth) == 1
+    # The same inside a confirmed window: counted against 5, the server now announces 3.
+    fifth = Bucket(bucket.user, "fifth")
+    await budget.observe(fifth, headers(4, 5_000, limit=5))  # confirmed: 4 left of 5
+    await free_tokens(budget, fifth, most=2)  # 2 left, 2 in flight
+    await budget.observe(fifth, headers(2, 5_000, limit=3))  # one of them counted
+    assert await free_tokens(budget, fifth) == 0
 
 
 async def check_retry_after(budget: RateBudget, bucket: Bucket) -> None:

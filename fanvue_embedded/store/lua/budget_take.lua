@@ -2,7 +2,8 @@
 -- KEYS[1] = the bucket's hash. ARGV: limit (configured), window (ms).
 -- Fields: r = tokens left, t = when the window ends (ms, this server's clock: every process
 -- shares it), c = 1 once a response confirmed the window, w = the server's window id
--- (its X-RateLimit-Reset), l = the limit the server last announced.
+-- (its X-RateLimit-Reset), l = the limit the server last announced, o = the limit the count
+-- in r is based on (what the window was opened with, until the server announces its own).
 -- Returns {0, tokens left, confirmed window id or false, announced limit or false} when a
 -- token was taken (what the caller needs to tell whether its answer changes anything),
 -- else {the milliseconds until the window ends}.
@@ -17,7 +18,7 @@ if not reset or now >= reset then
     remaining = tonumber(state[3]) or tonumber(ARGV[1])
     reset = now + window
     confirmed = false
-    redis.call('HSET', KEYS[1], 't', reset, 'c', 0, 'r', remaining)
+    redis.call('HSET', KEYS[1], 't', reset, 'c', 0, 'r', remaining, 'o', remaining)
     redis.call('PEXPIRE', KEYS[1], reset - now + 2 * window)
 end
 if remaining <= 0 then
