@@ -2,6 +2,8 @@
 
 No app session, no token lookup: a fixed access token (``BENCH_ACCESS_TOKEN``) and one
 ``GET /users/me`` through an httpx client with the same limits the library's clients use.
+With ``BENCH_TRANSPORT=library`` the client gets the library's transport (``_transport``: the
+cheaper pool probe), so the app can also be compared like for like.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fanvue_embedded._http import KEEPALIVE_EXPIRY
+from fanvue_embedded._http import KEEPALIVE_EXPIRY, shared_tls_context
+from fanvue_embedded._transport import build_transport
 
 PROFILE_FIELDS = ("uuid", "handle", "displayName", "avatarUrl", "isCreator")
 
@@ -24,12 +27,17 @@ PROFILE_FIELDS = ("uuid", "handle", "displayName", "avatarUrl", "isCreator")
 def create_bare_app() -> Starlette:
     api_base_url = os.environ["API_BASE_URL"].rstrip("/")
     token = os.environ["BENCH_ACCESS_TOKEN"]
+    limits = httpx.Limits(
+        max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY
+    )
+    transport = None
+    if os.environ.get("BENCH_TRANSPORT") == "library":
+        transport = build_transport(verify=shared_tls_context(), limits=limits)
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(10.0, connect=5.0),
         follow_redirects=False,
-        limits=httpx.Limits(
-            max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY
-        ),
+        limits=limits,
+        transport=transport,
         trust_env=False,
     )
     headers = {

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from ._transport import build_transport
 from ._version import __version__
 from .errors import UpstreamUnavailable
 
@@ -48,18 +49,20 @@ def build_async_client(
     transport: httpx.AsyncBaseTransport | None = None,
     max_connections: int = 100,
 ) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` with our defaults. The caller owns and closes it."""
-    return httpx.AsyncClient(
-        timeout=timeout,
-        transport=transport,
-        verify=shared_tls_context(),
-        follow_redirects=False,
-        headers={"User-Agent": USER_AGENT},
-        limits=httpx.Limits(
+    """An ``httpx.AsyncClient`` with our defaults (``_transport``: httpx's transport with a
+    cheaper pool probe, unless ``transport`` is given). The caller owns and closes it."""
+    if transport is None:
+        limits = httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=20,
             keepalive_expiry=KEEPALIVE_EXPIRY,
-        ),
+        )
+        transport = build_transport(verify=shared_tls_context(), limits=limits)
+    return httpx.AsyncClient(
+        timeout=timeout,
+        transport=transport,
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
         trust_env=False,
     )
 
