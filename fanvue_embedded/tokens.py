@@ -35,7 +35,7 @@ from .held import DEFAULT_COMMIT_WINDOW, HeldCommits
 from .metrics import Metrics
 from .models import Clock, TokenSet, system_clock
 from .oauth import OAuthClient
-from .scopes import missing_scopes
+from .scopes import GrantedScopes, missing_scopes
 from .store import StoredTokens, TokenStore
 from .values import DEFAULT_API_VERSION, DEFAULT_KEEPALIVE_INTERVAL
 
@@ -181,7 +181,7 @@ class TokenManager:
             http=self._http,
             clock=self._clock,
             metrics=self._metrics,
-            granted_scopes=lambda: self.granted_scopes(creator),
+            granted_scopes=self._grant_reader(creator),
             budget=self._budget,
             acting_for=creator,
         )
@@ -190,11 +190,33 @@ class TokenManager:
         """The typed Fanvue API acting for ``creator`` (over :meth:`client`)."""
         return FanvueAPI(self.client(creator))
 
-    async def granted_scopes(self, creator: str) -> frozenset[str]:
+    async def granted_scopes(self, creator: str, *, fresh: bool = False) -> frozenset[str]:
         """The scopes ``creator`` granted, as their token response named them (empty: named
-        none, i.e. what was requested). ``missing_scopes`` compares them with the app's."""
+        none, i.e. what was requested). ``missing_scopes`` compares them with the app's.
+
+        Served from process memory like :meth:`access_token` (a re-consent commits a new set,
+        whose invalidation drops the cached one); ``fresh`` reads the store instead."""
         held = self._held.get(creator)
-        return held.scopes if held is not None else (await self._shared_load(creator)).tokens.scopes
+        if held is not None:
+            return held.scopes
+        if not fresh:
+            cached = self.store.cached(creator)
+            if cached is not None:
+                return cached.tokens.scopes
+        return (await self._shared_load(creator)).tokens.scopes
+
+    def _grant_reader(self, creator: str) -> GrantedScopes:
+        """The grant for one client: its first read may come from memory; a client reads
+        again only to confirm a scope it seems to lack, and that read goes to the store (a
+        re-consent may have landed a moment ago, its invalidation still on the way)."""
+        reads = 0
+
+        async def read() -> frozenset[str]:
+            nonlocal reads
+            reads += 1
+            return await self.granted_scopes(creator, fresh=reads > 1)
+
+        return read
 
     async def missing_scopes(self, creator: str) -> tuple[str, ...]:
         """The app's configured scopes ``creator`` has not granted (they connected before the

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -17,10 +18,14 @@ from starlette.routing import Mount, Route
 
 from fanvue_embedded import FanvueClient, ForbiddenError
 from fanvue_embedded._devdefaults import DEV_SCOPES
+from fanvue_embedded._redis import redis_from_url
 from fanvue_embedded.app import CreatorContext, authenticated, create_app, install
+from fanvue_embedded.config import Secret, parse_encryption_keys
+from fanvue_embedded.crypto import generate_key
 from fanvue_embedded.errors import InsufficientScope
 from fanvue_embedded.scopes import missing_scopes
 from fanvue_embedded.services import Services, build_services
+from fanvue_embedded.store import RedisTokenStore
 from tests.support.emulator import EmulatorHandle
 from tests.support.errors import error_code
 from tests.test_app import settings_for
@@ -145,3 +150,53 @@ async def test_the_exchange_names_missing_scopes_and_where_to_grant_them(
             assert allowed.status_code == 200, allowed.text
     finally:
         await fanvue_app.state.fanvue.aclose()
+
+
+async def hmget_calls(redis_url: str) -> int:
+    """HMGETs Redis executed so far (a token-set read is one; so is any inside a script),
+    counted by the server."""
+    raw = redis_from_url(redis_url)
+    try:
+        stats = await raw.info("commandstats")
+    finally:
+        await raw.aclose()
+    entry = stats.get("cmdstat_hmget", {})
+    return int(entry.get("calls", 0)) if isinstance(entry, dict) else 0
+
+
+async def test_the_grant_is_read_from_memory_and_a_seeming_miss_from_the_store(
+    emulator: EmulatorHandle, redis_standalone_url: str
+) -> None:
+    settings = settings_for(
+        emulator,
+        redis_url=Secret(redis_standalone_url),
+        token_encryption_keys=parse_encryption_keys(generate_key("k1")),
+        api_rate_limit=0,  # no budget: its script reads with HMGET too, inside Redis
+    )
+    built = build_services(settings)
+    try:
+        grant_only(emulator, "read:self")
+        creator = (await built.exchange.exchange(emulator.session_token())).user.uuid
+        store = built.store
+        assert isinstance(store, RedisTokenStore)
+        await built.tokens.access_token(creator)
+        for _ in range(200):  # until the invalidation channel is live and the set is held
+            if store.cached(creator) is not None:
+                break
+            await anyio.sleep(0.01)
+            await built.tokens.access_token(creator)
+        assert store.cached(creator) is not None
+
+        # A client per request (as @authenticated makes): the scope check reads no Redis.
+        before = await hmget_calls(redis_standalone_url)
+        for _ in range(5):
+            assert (await built.tokens.client(creator).get_current_user()).uuid == creator
+        assert await hmget_calls(redis_standalone_url) == before
+
+        # A scope the held grant lacks is confirmed from the store, not from memory: a
+        # re-consent whose invalidation has not arrived yet still counts.
+        with pytest.raises(InsufficientScope):
+            await built.tokens.client(creator).call("listFollowers")
+        assert await hmget_calls(redis_standalone_url) == before + 1
+    finally:
+        await built.aclose()
