@@ -5,9 +5,12 @@ exchange → ``GET /users/me`` → store under the creator's uuid → ``on_token
 Nothing is stored unless every step succeeded; errors keep their typed meaning so the HTTP
 layer can map each to its documented answer.
 
-The two halves are public so a caller can run its own write next to the commit (the app's
-route writes the app session concurrently with it): :meth:`SessionExchange.authorize` makes
-the upstream calls and stores nothing; :meth:`SessionExchange.commit` stores and calls the hook.
+The steps are public so a caller can run its own work next to them (the app's route checks
+the failed-attempts limit while the code is requested, and writes the app session
+concurrently with the commit): :meth:`SessionExchange.request_code` (authorize-on-behalf)
+and :meth:`SessionExchange.redeem` (code exchange, user) make the upstream calls and store
+nothing, :meth:`SessionExchange.authorize` is the two in a row, and
+:meth:`SessionExchange.commit` stores and calls the hook.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -30,6 +33,7 @@ from .values import DEFAULT_API_VERSION, DEFAULT_KEEPALIVE_INTERVAL
 
 __all__ = [
     "DEFAULT_KEEPALIVE_INTERVAL",
+    "AuthorizationCode",
     "Authorized",
     "ExchangeResult",
     "OnTokens",
@@ -40,6 +44,15 @@ logger = logging.getLogger("fanvue_embedded.exchange")
 
 OnTokens = Callable[[TokenSet, FanvueUser], Awaitable[None] | None]
 """The port of the JS SDK's ``onTokens({tokens, user})``: called after the tokens are stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCode:
+    """An authorization code from authorize-on-behalf and the PKCE verifier that redeems it
+    (single use, short-lived; ``repr()`` hides both)."""
+
+    code: str = field(repr=False)
+    verifier: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +110,18 @@ class SessionExchange:
 
     async def authorize(self, session_token: str) -> Authorized:
         """Session token → authorize-on-behalf → code exchange → user. Stores nothing."""
+        code = await self.request_code(session_token)
+        return await self.redeem(code.code, code.verifier)
+
+    async def request_code(self, session_token: str) -> AuthorizationCode:
+        """Session token → fresh PKCE verifier + state → authorize-on-behalf (state checked)."""
         validate_session_token(session_token)
         verifier = generate_code_verifier()
         state = generate_state()
         code = await self._platform.authorize_on_behalf(
             session_token, code_challenge_s256(verifier), state
         )
-        return await self.redeem(code, verifier)
+        return AuthorizationCode(code, verifier)
 
     async def redeem(
         self, code: str, code_verifier: str, redirect_uri: str | None = None

@@ -437,6 +437,7 @@ def _assemble(
             limit=settings.exchange_failure_limit,
             window=settings.exchange_failure_window,
             name="exchange-failures",
+            clock=clock,
         ),
         webhooks=webhooks,
         entitlements=Entitlements(

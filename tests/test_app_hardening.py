@@ -23,7 +23,7 @@ from fanvue_embedded.app import create_app
 from fanvue_embedded.app.json_body import MAX_JSON_DEPTH, json_depth_exceeds
 from fanvue_embedded.app.login_state import LoginState, open_login_state, seal_login_state
 from fanvue_embedded.app.oauth_routes import STATE_COOKIE
-from fanvue_embedded.attempts import address_bucket
+from fanvue_embedded.attempts import MAX_SUSPECTS, FailureLimiter, address_bucket
 from fanvue_embedded.config import Secret, Settings
 from fanvue_embedded.crypto import Keyring
 from fanvue_embedded.ephemeral import MemoryEphemeralStore, RedisEphemeralStore
@@ -241,13 +241,30 @@ async def _limit_is_enforced(emulator: EmulatorHandle, apps: list[Starlette]) ->
             await client.aclose()
 
 
+def _token_calls(emulator: EmulatorHandle) -> int:
+    return int(emulator.counters()["calls"].get("POST /oauth2/token", 0))
+
+
 async def test_failed_exchanges_are_limited_across_workers_on_redis(
     emulator: EmulatorHandle, redis_url: str
 ) -> None:
     limited = settings_for(emulator, exchange_failure_limit=3, exchange_failure_window=120.0)
-    apps = [create_app(limited, **redis_stores(redis_url)) for _ in range(2)]
+    apps = [create_app(limited, **redis_stores(redis_url)) for _ in range(3)]
     try:
-        await _limit_is_enforced(emulator, apps)
+        await _limit_is_enforced(emulator, apps[:2])
+        # A worker that never saw the address fail checks it while its first code is being
+        # requested: that one authorize-on-behalf call is made, its code never redeemed, and
+        # the answer is the limit's. The worker now knows the address: nothing more goes out.
+        calls, tokens = _upstream_calls(emulator), _token_calls(emulator)
+        async with client_for(apps[2]) as fresh:
+            for _ in range(3):
+                good = await fresh.post(
+                    "/api/fanvue/session", json={"token": emulator.session_token()}
+                )
+                assert good.status_code == 429
+                assert error_code(good) == "rate_limited"
+        assert _upstream_calls(emulator) == calls + 1
+        assert _token_calls(emulator) == tokens
         # One small counter key per address, expiring with its window.
         raw = sync_client(redis_url)
         try:
@@ -289,6 +306,23 @@ async def test_successes_and_local_refusals_do_not_count(emulator: EmulatorHandl
                 assert error_code(bad) == "invalid_request"
     finally:
         await app.state.fanvue.aclose()
+
+
+async def test_suspects_are_remembered_for_one_window_and_bounded() -> None:
+    clock = Clock()
+    limiter = FailureLimiter(MemoryEphemeralStore(clock=clock), limit=3, window=60.0, clock=clock)
+    assert not limiter.suspect("192.0.2.1")
+    await limiter.record_failure("192.0.2.1")  # one failure makes a suspect, long before 3
+    assert limiter.suspect("192.0.2.1")
+    assert not limiter.suspect("192.0.2.2")
+    clock.offset = 61  # the window passed
+    assert not limiter.suspect("192.0.2.1")
+    # Unauthenticated clients cannot grow the map without bound: the oldest go first.
+    for n in range(MAX_SUSPECTS + 5):
+        await limiter.record_failure(f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}")
+    assert len(limiter._suspects) == MAX_SUSPECTS
+    assert not limiter.suspect("10.0.0.0")
+    assert limiter.suspect(f"10.0.{(MAX_SUSPECTS + 4) >> 8 & 255}.{(MAX_SUSPECTS + 4) & 255}")
 
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])

@@ -11,7 +11,6 @@ from ..attempts import address_bucket
 from ..errors import (
     AppSessionError,
     FanvueError,
-    InvalidSessionToken,
     ProtocolError,
     RejectedError,
     StoreError,
@@ -32,7 +31,7 @@ from .json_body import BadRequest, read_json_object
 from .openapi import PROFILE_REF, error_answer, json_answer, operation
 from .responses import error_response, json_response
 from .services import services_of
-from .signin import commit_sign_in
+from .signin import authorize_checked, commit_sign_in
 from .urls import app_path
 
 __all__ = ["healthz", "logout", "me", "metrics", "readyz", "session_exchange"]
@@ -100,14 +99,11 @@ async def session_exchange(request: Request) -> Response:
         return error_response(400, "invalid_request", "'token' must be a non-empty string")
     address = address_bucket(request.client.host if request.client else None)
     try:
-        # An address that failed too often is refused before it costs an upstream call.
-        await services.exchange_failures.check(address)
-        try:
-            authorized = await services.exchange.authorize(token)
-        except InvalidSessionToken:  # a junk or stale token: count it against the address
-            await services.exchange_failures.record_failure(address)
-            raise
-        # The token commit and the app session's record, written at once (signin.py).
+        # The failed-attempts limit per address, then the token commit and the app session's
+        # record written at once (signin.py).
+        authorized = await authorize_checked(
+            services.exchange, services.exchange_failures, token, address
+        )
         result, issued = await commit_sign_in(services.exchange, services.sessions, authorized)
     except FanvueError as exc:
         # The one table decides: an unusable token 401, no consent 403, too many failures 429,
