@@ -196,7 +196,8 @@ async def run(env: BenchEnv) -> Section:
             ),
             (
                 "overhead of the app (hop to the app, PKCE, parsing; Redis: the failed-attempts "
-                "check, then the token commit and the app session written together)",
+                "check while the code is requested, then the token commit and the app session "
+                "written together)",
                 f"{(median(apps) - median(plains)) * 1e3:.1f} ms",
             ),
             (
