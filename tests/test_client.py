@@ -90,6 +90,21 @@ async def test_upstream_failures_are_typed(emulator: EmulatorHandle, access: str
             await down.get_current_user()
 
 
+async def test_a_collections_outage_is_fanvues_503_with_its_message(
+    emulator: EmulatorHandle, access: str
+) -> None:
+    # conventions.md: 503 {message} on /collections* when the collections service is down.
+    emulator.faults(fail_next={"api": 1})
+    async with FanvueClient(access, api_base_url=emulator.base_url) as api:
+        with pytest.raises(errors.UpstreamServerError) as failed:
+            await api.call("listCollections")
+        assert failed.value.status_code == 503
+        assert "collections service is unavailable" in str(failed.value)
+        # One-shot: the next call reaches the API's own checks (this token lacks read:post).
+        with pytest.raises(errors.ForbiddenError):
+            await api.call("listCollections")
+
+
 async def test_401_triggers_one_refresh_and_retry(
     emulator: EmulatorHandle, oauth: OAuthClient, platform: PlatformClient
 ) -> None:

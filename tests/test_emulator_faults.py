@@ -71,6 +71,22 @@ async def test_fail_next_per_group(client: httpx.AsyncClient, emu: Emulator) -> 
     assert (await client.get("/oauth2/auth")).status_code == 503
 
 
+async def test_api_faults_answer_in_the_apis_503_shape(
+    client: httpx.AsyncClient, emu: Emulator
+) -> None:
+    # conventions.md: 502/503 bodies on the API are {message}; /collections* names its
+    # collections service.
+    access = (await tokens_for(client, emu))["access_token"]
+    await faults(client, fail_next={"api": 2})
+    collections = await api_get(client, "/collections", access)
+    assert collections.status_code == 503
+    assert collections.json() == {"message": "The collections service is unavailable"}
+    other = await api_get(client, "/users/me", access)
+    assert other.status_code == 503
+    assert set(other.json()) == {"message"}
+    assert (await api_get(client, "/users/me", access)).status_code == 200  # faults used up
+
+
 async def test_error_rate_is_seeded(client: httpx.AsyncClient) -> None:
     async def outcomes() -> list[int]:
         await faults(client, seed=7, error_rate={"auth": 0.5})

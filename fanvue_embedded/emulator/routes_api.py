@@ -83,7 +83,7 @@ def api_routes(state: EmulatorState, deliveries: Deliveries) -> list[Route]:
     async def serve(request: Request) -> Response:
         fault = await injected_fault(state.faults, "api")
         if fault is not None:
-            return fault
+            return api_unavailable(request.url.path)
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         path_text = raw_path.decode("latin-1").split("?", 1)[0]
         found = spec.resolve(request.method, path_text)
@@ -132,3 +132,14 @@ def api_routes(state: EmulatorState, deliveries: Deliveries) -> list[Route]:
         return _success(operation, result, headers)
 
     return [Route("/{path:path}", serve, methods=METHODS)]
+
+
+def api_unavailable(path: str) -> JSONResponse:
+    """An injected 503 in the API's documented shape for 502/503, ``{message}``: Fanvue names
+    it for the app-subscription routes and for ``/collections*`` (its collections service
+    unavailable)."""
+    if path == "/collections" or path.startswith("/collections/"):
+        message = "The collections service is unavailable"
+    else:
+        message = "Service unavailable"
+    return JSONResponse({"message": message}, status_code=503)

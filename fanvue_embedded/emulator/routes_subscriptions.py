@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from ._http import injected_fault
 from .api import errors
-from .routes_api import authenticate, check_version
+from .routes_api import api_unavailable, authenticate, check_version
 from .state import EmulatorState
 from .webhook_samples import SAMPLE_TYPES
 
@@ -66,7 +66,7 @@ def subscription_routes(state: EmulatorState) -> list[Route]:
     async def serve(request: Request) -> Response:
         fault = await injected_fault(state.faults, "api")
         if fault is not None:
-            return fault
+            return api_unavailable(request.url.path)
         state.count_call(f"{request.method} {PATH}")
         headers: dict[str, str] = {}
         try:
