@@ -34,6 +34,7 @@ import asyncio
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.resources import files
@@ -65,6 +66,8 @@ DEFAULT_MAX_WAIT = 5.0
 _MIRROR = re.compile(r"^/creators/([^/]+)/")
 # A wake-up this much after the window's end, so the sleepers do not arrive a hair early.
 _WAKE_MARGIN = 0.005
+# Buckets whose lowest take one process remembers (least recently used go first).
+_MAX_LOWEST = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,14 @@ class Taken:
     remaining: int
     server_window: int | None
     server_limit: int | None
+
+    def same_window(self, other: Taken) -> bool:
+        """Both taken in the same confirmed server window under the same announced limit."""
+        return (
+            self.server_window is not None
+            and self.server_window == other.server_window
+            and self.server_limit == other.server_limit
+        )
 
     def unchanged_by(self, rate_limit: RateLimit) -> bool:
         """True when re-syncing from ``rate_limit`` cannot change the bucket: same confirmed
@@ -231,6 +242,10 @@ class RedisRateBudget(_Budget):
         self._close_client = close_client
         self._take_script = redis.register_script(_TAKE)
         self._sync_script = redis.register_script(_SYNC)
+        # Per bucket, the take with the least left that this process saw in the bucket's
+        # confirmed window: answers arrive out of order, and any take is an upper bound of
+        # what the bucket holds now (it only goes down within a window).
+        self._lowest: OrderedDict[Bucket, Taken] = OrderedDict()
 
     def key(self, bucket: Bucket) -> str:
         """The bucket's Redis key (in the user's Cluster slot)."""
@@ -244,7 +259,26 @@ class RedisRateBudget(_Budget):
         wait = int(reply[0])
         if wait > 0:
             return wait / 1000, None
-        return 0.0, Taken(int(reply[1]), _optional_int(reply[2]), _optional_int(reply[3]))
+        taken = Taken(int(reply[1]), _optional_int(reply[2]), _optional_int(reply[3]))
+        self._note(bucket, taken)
+        return 0.0, taken
+
+    def _note(self, bucket: Bucket, taken: Taken) -> None:
+        if taken.server_window is None:
+            return
+        lowest = self._lowest.get(bucket)
+        if lowest is None or not taken.same_window(lowest) or taken.remaining < lowest.remaining:
+            self._lowest[bucket] = taken
+        self._lowest.move_to_end(bucket)
+        while len(self._lowest) > _MAX_LOWEST:
+            self._lowest.popitem(last=False)
+
+    def _least_left(self, bucket: Bucket, taken: Taken) -> Taken:
+        """``taken``, or a later take of the same window that left less."""
+        lowest = self._lowest.get(bucket)
+        if lowest is not None and lowest.same_window(taken) and lowest.remaining < taken.remaining:
+            return lowest
+        return taken
 
     async def observe(
         self,
@@ -256,7 +290,11 @@ class RedisRateBudget(_Budget):
     ) -> None:
         if rate_limit.remaining is None or rate_limit.reset is None:
             return
-        if taken is not None and retry_after is None and taken.unchanged_by(rate_limit):
+        if (
+            taken is not None
+            and retry_after is None
+            and self._least_left(bucket, taken).unchanged_by(rate_limit)
+        ):
             return  # the steady state: one round trip per call, not two
         args = [
             max(rate_limit.remaining, 0),

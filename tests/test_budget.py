@@ -278,6 +278,40 @@ async def test_an_answer_counting_more_than_the_bucket_is_synced(
     assert await budgeted.left() == 50 - 13
 
 
+async def test_answers_arriving_out_of_order_need_no_re_sync(
+    emulator: EmulatorHandle, budgeted: Budgeted
+) -> None:
+    """Two calls in flight: the second one taken reaches Fanvue first, so the first one's
+    answer counts one more than its own take saw. A later take of the same window already
+    left that little, so the bucket cannot change: no re-sync (and the bucket matches)."""
+    await budgeted.api.get("/users/me")  # confirms the window: the one re-sync
+    bucket = Bucket(budgeted.user)
+    first = await budgeted.budget.acquire(bucket)
+    second = await budgeted.budget.acquire(bucket)
+    assert first is not None
+    assert second is not None
+    assert (first.remaining, second.remaining) == (48, 47)
+    headers = {"Authorization": f"Bearer {budgeted.token}", "X-Fanvue-API-Version": "2025-06-26"}
+    async with httpx.AsyncClient(base_url=emulator.base_url, headers=headers) as raw:
+        second_answer = RateLimit.from_headers((await raw.get("/users/me")).headers)
+        first_answer = RateLimit.from_headers((await raw.get("/users/me")).headers)
+    assert (second_answer.remaining, first_answer.remaining) == (48, 47)
+    await budgeted.budget.observe(bucket, second_answer, taken=second)
+    await budgeted.budget.observe(bucket, first_answer, taken=first)
+    assert budgeted.syncs.calls == 1
+    assert await budgeted.left() == 47
+    # An answer counting more than any take saw (someone else spent the bucket) still syncs.
+    async with httpx.AsyncClient(base_url=emulator.base_url, headers=headers) as raw:
+        await raw.get("/users/me")
+        third = await budgeted.budget.acquire(bucket)
+        assert third is not None
+        assert third.remaining == 46
+        third_answer = RateLimit.from_headers((await raw.get("/users/me")).headers)
+    await budgeted.budget.observe(bucket, third_answer, taken=third)
+    assert budgeted.syncs.calls == 2
+    assert await budgeted.left() == 45
+
+
 async def test_memory_budget_keeps_concurrent_calls_of_one_process_under_the_limit(
     emulator: EmulatorHandle,
 ) -> None:
