@@ -10,6 +10,7 @@ requests in flight for a fixed time; trials alternate the two servers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import httpx
@@ -23,18 +24,20 @@ from .servers import CLIENT_KEEPALIVE_EXPIRY
 
 GOAL_RATIO = 0.9
 LEVELS = (20, 200)
+POOL = 20  # connections per load-generator client
 RATE_LIMIT = 1_000_000
 
 
 async def _load(
-    client: httpx.AsyncClient, path: str, seconds: float, concurrency: int
+    clients: list[httpx.AsyncClient], path: str, seconds: float, concurrency: int
 ) -> tuple[float, int]:
-    """Requests per second answered 200 over ``seconds``, and how many were not 200."""
+    """Requests per second answered 200 over ``seconds``, and how many were not 200. Loop
+    ``i`` of the ``concurrency`` loops sends through ``clients[i % len(clients)]``."""
     ok = 0
     failed = 0
     deadline = time.perf_counter() + seconds
 
-    async def loop() -> None:
+    async def loop(client: httpx.AsyncClient) -> None:
         nonlocal ok, failed
         while time.perf_counter() < deadline:
             try:
@@ -48,21 +51,29 @@ async def _load(
                 failed += 1
 
     started = time.perf_counter()
-    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    await asyncio.gather(*(loop(clients[i % len(clients)]) for i in range(concurrency)))
     return ok / (time.perf_counter() - started), failed
 
 
-def _load_transport() -> httpx.AsyncHTTPTransport:
-    """The load generator's transport: a pool of 200 connections with the cheap probe, so that
-    at 200 clients the generator's own pool upkeep does not set the rate (with httpx's probe
-    it did: every side measured the same ~100 requests per second). Idle connections are
-    dropped before the servers' 5 s keep-alive ends (bench/servers.py)."""
+def _load_clients(base_url: str) -> list[httpx.AsyncClient]:
+    """The load generator's clients for one server: pools of ``POOL`` connections with the
+    cheap probe. httpcore's pool does work proportional to connections x queued requests on
+    every request; one pool of 200 made the generator the bottleneck at 200 clients (every
+    side measured the same ~100 requests per second). Idle connections are dropped before
+    the servers' 5 s keep-alive ends (bench/servers.py)."""
     limits = httpx.Limits(
-        max_connections=max(LEVELS),
-        max_keepalive_connections=max(LEVELS),
+        max_connections=POOL,
+        max_keepalive_connections=POOL,
         keepalive_expiry=CLIENT_KEEPALIVE_EXPIRY,
     )
-    return build_transport(verify=shared_tls_context(), limits=limits)
+    return [
+        httpx.AsyncClient(
+            base_url=base_url,
+            timeout=60,
+            transport=build_transport(verify=shared_tls_context(), limits=limits),
+        )
+        for _ in range(max(LEVELS) // POOL)
+    ]
 
 
 async def run(env: BenchEnv) -> Section:
@@ -87,27 +98,27 @@ async def run(env: BenchEnv) -> Section:
         serve(env, "bare", bare_env) as bare_url,
         serve(env, "bare", like_env) as like_url,
     ):
-        async with (
-            httpx.AsyncClient(base_url=app_url, timeout=60, transport=_load_transport()) as app,
-            httpx.AsyncClient(base_url=bare_url, timeout=60, transport=_load_transport()) as plain,
-            httpx.AsyncClient(base_url=like_url, timeout=60, transport=_load_transport()) as like,
-        ):
-            response = await app.post(
+        app, plain, like = (_load_clients(url) for url in (app_url, bare_url, like_url))
+        async with contextlib.AsyncExitStack() as stack:
+            for client in (*app, *plain, *like):
+                await stack.enter_async_context(client)
+            response = await app[0].post(
                 "/api/fanvue/session", json={"token": env.emulator.session_token()}
             )
             response.raise_for_status()
-            app.headers["Authorization"] = f"Bearer {response.json()['session']}"
+            for client in app:
+                client.headers["Authorization"] = f"Bearer {response.json()['session']}"
             for level in LEVELS:
                 sides = [(app, "/api/me"), (plain, "/bare/me"), (like, "/bare/me")]
-                for client, path in sides:  # warm the servers and their pools
-                    await _load(client, path, 0.5, level)
+                for clients, path in sides:  # warm the servers and their pools
+                    await _load(clients, path, 0.5, level)
                 rates: list[list[float]] = [[], [], []]
                 failures = 0
                 for trial in range(trials):
                     # The order rotates, so drift in machine load hits every side alike.
                     for index in [(trial + k) % 3 for k in range(3)]:
-                        client, path = sides[index]
-                        rate, failed = await _load(client, path, seconds, level)
+                        clients, path = sides[index]
+                        rate, failed = await _load(clients, path, seconds, level)
                         rates[index].append(rate)
                         failures += failed
                 by_level[level] = (rates[0], rates[1], rates[2], failures)
