@@ -46,12 +46,21 @@ API_VERSION = "2025-06-26"
 @contextlib.contextmanager
 def serve(env: BenchEnv, target: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """Run ``bench.servers <target>`` in its own process; yields its base URL."""
+    with serve_process(env, target, extra_env) as (url, _pid):
+        yield url
+
+
+@contextlib.contextmanager
+def serve_process(
+    env: BenchEnv, target: str, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """:func:`serve`, also yielding the server's process id (to read its CPU time)."""
     port = free_port()
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"fve-bench-{target}-{port}.log"
     command = [sys.executable, "-m", "bench.servers", target, "--port", str(port)]
     environ = {**env.app_environ(), **(extra_env or {})}
-    with spawn(command, host="127.0.0.1", port=port, env=environ, log_path=log):
-        yield f"http://127.0.0.1:{port}"
+    with spawn(command, host="127.0.0.1", port=port, env=environ, log_path=log) as process:
+        yield f"http://127.0.0.1:{port}", process.pid
 
 
 def _pkce() -> tuple[str, str]:

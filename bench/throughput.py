@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
+from pathlib import Path
 
 import httpx
 
@@ -19,7 +21,7 @@ from fanvue_embedded._http import shared_tls_context
 from fanvue_embedded._transport import build_transport
 
 from .common import BenchEnv, Section, exchange_creators, median, spread
-from .exchange_latency import serve
+from .exchange_latency import serve_process
 from .servers import CLIENT_KEEPALIVE_EXPIRY
 
 GOAL_RATIO = 0.9
@@ -55,6 +57,12 @@ async def _load(
     return ok / (time.perf_counter() - started), failed
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _load_clients(base_url: str) -> list[httpx.AsyncClient]:
     """The load generator's clients for one server: pools of ``POOL`` connections with the
     cheap probe. httpcore's pool does work proportional to connections x queued requests on
@@ -77,7 +85,7 @@ def _load_clients(base_url: str) -> list[httpx.AsyncClient]:
 
 
 async def run(env: BenchEnv) -> Section:
-    trials, seconds = (2, 1.0) if env.quick else (6, 3.0)
+    trials, seconds = (2, 1.0) if env.quick else (10, 2.0)
     env.emulator.settings(rate_limit=RATE_LIMIT)
     services = env.services()
     try:
@@ -89,15 +97,17 @@ async def run(env: BenchEnv) -> Section:
         await services.aclose()
 
     by_level: dict[int, tuple[list[float], list[float], list[float], int]] = {}
+    cpu_by_level: dict[int, tuple[list[float], list[float], list[float]]] = {}
     # The emulator's limit is lifted for the run; the app's rate-limit budget is told the same
     # limit, so it still counts every call (its Redis work is part of the route's cost).
     app_env = {"FANVUE_RATE_LIMIT": str(RATE_LIMIT)}
     like_env = {**bare_env, "BENCH_TRANSPORT": "library"}
     with (
-        serve(env, "app", app_env) as app_url,
-        serve(env, "bare", bare_env) as bare_url,
-        serve(env, "bare", like_env) as like_url,
+        serve_process(env, "app", app_env) as (app_url, app_pid),
+        serve_process(env, "bare", bare_env) as (bare_url, bare_pid),
+        serve_process(env, "bare", like_env) as (like_url, like_pid),
     ):
+        pids = (app_pid, bare_pid, like_pid)
         app, plain, like = (_load_clients(url) for url in (app_url, bare_url, like_url))
         async with contextlib.AsyncExitStack() as stack:
             for client in (*app, *plain, *like):
@@ -113,15 +123,20 @@ async def run(env: BenchEnv) -> Section:
                 for clients, path in sides:  # warm the servers and their pools
                     await _load(clients, path, 0.5, level)
                 rates: list[list[float]] = [[], [], []]
+                cpu: list[list[float]] = [[], [], []]
                 failures = 0
                 for trial in range(trials):
                     # The order rotates, so drift in machine load hits every side alike.
                     for index in [(trial + k) % 3 for k in range(3)]:
                         clients, path = sides[index]
+                        before = _cpu_seconds(pids[index])
                         rate, failed = await _load(clients, path, seconds, level)
+                        used = _cpu_seconds(pids[index]) - before
                         rates[index].append(rate)
+                        cpu[index].append(used / max(rate * seconds, 1))
                         failures += failed
                 by_level[level] = (rates[0], rates[1], rates[2], failures)
+                cpu_by_level[level] = (cpu[0], cpu[1], cpu[2])
 
     rows: list[tuple[str, str]] = []
     met = True
@@ -131,6 +146,7 @@ async def run(env: BenchEnv) -> Section:
         ratio = median(ratios)
         own = [a / b for a, b in zip(authed, like_rates, strict=True)]
         gain = [b / a for a, b in zip(bare, like_rates, strict=True)]
+        app_cpu, bare_cpu, like_cpu = cpu_by_level[level]
         met = met and ratio >= GOAL_RATIO and failures == 0
         headline.append(f"{ratio:.2f}x at {level} clients")
         rows += [
@@ -147,6 +163,14 @@ async def run(env: BenchEnv) -> Section:
                 f"{level} clients: like for like, authenticated / bare route on the library's "
                 "transport (the app's own cost)",
                 f"{median(own):.2f}x (trials {spread(own)})",
+            ),
+            (
+                f"{level} clients: server CPU per request, authenticated / bare / bare on the "
+                "library's transport (median over trials; the steadier view of the same cost)",
+                f"{median(app_cpu) * 1e6:.0f} / {median(bare_cpu) * 1e6:.0f} / "
+                f"{median(like_cpu) * 1e6:.0f} µs: bare / authenticated "
+                f"{median(bare_cpu) / median(app_cpu):.2f}x, like for like "
+                f"{median(like_cpu) / median(app_cpu):.2f}x",
             ),
             (
                 f"{level} clients: bare route on the library's transport / plain httpx",
