@@ -39,6 +39,8 @@ def _readable(sock: socket.socket) -> bool:
     fd = sock.fileno()
     if fd < 0:
         return True
+    if not hasattr(select, "poll"):  # Windows: select() takes sockets there
+        return bool(select.select([fd], [], [], 0)[0])
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     return bool(poller.poll(0))
