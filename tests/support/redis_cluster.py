@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 
@@ -61,30 +62,29 @@ def run_redis_cluster(
     """
     ports_file = directory / "ports" if directory else None
     restart = ports_file is not None and ports_file.exists()
-    ports: list[int] = []
+    remembered: list[int] = []
     if ports_file is not None and restart:
-        ports = [int(port) for port in ports_file.read_text().split()]
+        remembered = [int(port) for port in ports_file.read_text().split()]
+    ports: list[int] = []
     with contextlib.ExitStack() as stack:
-        for index in range(len(ports) if restart else masters):
+        for index in range(len(remembered) if restart else masters):
             node_dir = None
             if directory is not None:
                 node_dir = directory / f"node-{index}"
                 node_dir.mkdir(exist_ok=True)
-            if restart:
-                _start_node(stack, ports[index], appendonly, node_dir)
-                continue
-            # A fresh node may lose its port to another process between the check and the
-            # bind; it then exits at start, and a new port is as good as the old one.
-            for attempt in range(3):
-                port = free_cluster_port()
-                try:
-                    _start_node(stack, port, appendonly, node_dir)
-                except RuntimeError:
-                    if attempt == 2:
-                        raise
-                    continue
-                ports.append(port)
-                break
+            url, _proc = stack.enter_context(
+                run_redis_server(
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    port=remembered[index] if restart else None,
+                    pick_port=free_cluster_port,
+                    appendonly=appendonly,
+                    directory=None if node_dir is None else str(node_dir),
+                )
+            )
+            ports.append(int(urlsplit(url).port or 0))
         if ports_file is not None and not restart:
             ports_file.write_text(" ".join(map(str, ports)))
         clients = [redis.Redis(port=port) for port in ports]
@@ -96,22 +96,6 @@ def run_redis_cluster(
             for client in clients:
                 client.close()
         yield f"redis+cluster://127.0.0.1:{ports[0]}"
-
-
-def _start_node(
-    stack: contextlib.ExitStack, port: int, appendonly: bool, node_dir: Path | None
-) -> None:
-    stack.enter_context(
-        run_redis_server(
-            "--cluster-enabled",
-            "yes",
-            "--cluster-config-file",
-            "nodes.conf",
-            port=port,
-            appendonly=appendonly,
-            directory=None if node_dir is None else str(node_dir),
-        )
-    )
 
 
 def _form(clients: list[redis.Redis], ports: list[int]) -> None:

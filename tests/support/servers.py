@@ -76,15 +76,21 @@ def spawn(
         wait_for_port(host, port, proc=proc)
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
         if not isinstance(log, int):  # a file, not subprocess.DEVNULL
             log.close()
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """Terminate ``proc`` if it still runs; kill it if it has not exited 10 s later."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def bare_env(variables: dict[str, str]) -> dict[str, str]:
