@@ -39,10 +39,27 @@ def counted(state: EmulatorState, path: str, endpoint: Endpoint, methods: Sequen
     return Route(path, wrapper, methods=list(methods))
 
 
-async def injected_fault(faults: Faults, group: str, *, delay: bool = True) -> Response | None:
-    """Apply the group's 503 faults and latency; a response means: send this instead."""
+def api_unavailable(path: str) -> JSONResponse:
+    """A 503 in the API's documented shape for 502/503, ``{message}``: Fanvue names it for the
+    app-subscription routes and for ``/collections*`` (its collections service unavailable)."""
+    if path == "/collections" or path.startswith("/collections/"):
+        message = "The collections service is unavailable"
+    else:
+        message = "Service unavailable"
+    return JSONResponse({"message": message}, status_code=503)
+
+
+async def injected_fault(
+    faults: Faults,
+    group: str,
+    *,
+    delay: bool = True,
+    answer: Callable[[], Response] = unavailable,
+) -> Response | None:
+    """Apply the group's 503 faults and latency; a response (``answer()``, the OAuth-shaped
+    503 unless the caller's API has its own) means: send this instead."""
     if faults.should_fail(group):
-        return unavailable()
+        return answer()
     if delay:
         await asyncio.sleep(faults.latency_seconds(group))
     return None

@@ -9,6 +9,7 @@ response after authentication carries ``X-RateLimit-Limit/-Remaining/-Reset``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from starlette.requests import Request
@@ -17,7 +18,7 @@ from starlette.routing import Route
 
 from fanvue_embedded.spec import Operation, load_spec
 
-from ._http import injected_fault
+from ._http import api_unavailable, injected_fault
 from .api import errors, params
 from .api.call import Call
 from .api.table import HANDLERS
@@ -81,9 +82,11 @@ def api_routes(state: EmulatorState, deliveries: Deliveries) -> list[Route]:
         return str(target)
 
     async def serve(request: Request) -> Response:
-        fault = await injected_fault(state.faults, "api")
+        fault = await injected_fault(
+            state.faults, "api", answer=functools.partial(api_unavailable, request.url.path)
+        )
         if fault is not None:
-            return api_unavailable(request.url.path)
+            return fault
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         path_text = raw_path.decode("latin-1").split("?", 1)[0]
         found = spec.resolve(request.method, path_text)
@@ -132,14 +135,3 @@ def api_routes(state: EmulatorState, deliveries: Deliveries) -> list[Route]:
         return _success(operation, result, headers)
 
     return [Route("/{path:path}", serve, methods=METHODS)]
-
-
-def api_unavailable(path: str) -> JSONResponse:
-    """An injected 503 in the API's documented shape for 502/503, ``{message}``: Fanvue names
-    it for the app-subscription routes and for ``/collections*`` (its collections service
-    unavailable)."""
-    if path == "/collections" or path.startswith("/collections/"):
-        message = "The collections service is unavailable"
-    else:
-        message = "Service unavailable"
-    return JSONResponse({"message": message}, status_code=503)

@@ -14,6 +14,7 @@ The checks run in the API's order: version header, token, rate limit, scope, bod
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._http import injected_fault
+from ._http import api_unavailable, injected_fault
 from .api import errors
-from .routes_api import api_unavailable, authenticate, check_version
+from .routes_api import authenticate, check_version
 from .state import EmulatorState
 from .webhook_samples import SAMPLE_TYPES
 
@@ -64,9 +65,11 @@ def _body(raw: bytes, content_type: str) -> tuple[str, tuple[str, ...]]:
 
 def subscription_routes(state: EmulatorState) -> list[Route]:
     async def serve(request: Request) -> Response:
-        fault = await injected_fault(state.faults, "api")
+        fault = await injected_fault(
+            state.faults, "api", answer=functools.partial(api_unavailable, request.url.path)
+        )
         if fault is not None:
-            return api_unavailable(request.url.path)
+            return fault
         state.count_call(f"{request.method} {PATH}")
         headers: dict[str, str] = {}
         try:
