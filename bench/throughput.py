@@ -116,8 +116,9 @@ async def run(env: BenchEnv) -> Section:
                 "/api/fanvue/session", json={"token": env.emulator.session_token()}
             )
             response.raise_for_status()
+            authorization = f"Bearer {response.json()['session']}"
             for client in app:
-                client.headers["Authorization"] = f"Bearer {response.json()['session']}"
+                client.headers["Authorization"] = authorization
             for level in LEVELS:
                 sides = [(app, "/api/me"), (plain, "/bare/me"), (like, "/bare/me")]
                 for clients, path in sides:  # warm the servers and their pools
