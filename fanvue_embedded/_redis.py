@@ -15,6 +15,13 @@ seconds for one (then ``StoreUnavailable``). redis-py's own pools raise at once
 (``MaxConnectionsError``, "Too many connections"), which turned a burst of 200 requests into
 503s. Standalone and Sentinel use a blocking pool; redis-py's Cluster client has none, so
 :class:`GatedRedisCluster` puts a semaphore of the same size in front of its commands.
+
+A stalled Redis fails fast instead of hanging: every connection (sentinels' too) has a socket
+timeout (``socket_timeout``, default :data:`DEFAULT_SOCKET_TIMEOUT`), for connecting and for
+each reply, so a command to a server that stopped answering (a paused process, a network that
+drops packets) ends in ``StoreUnavailable``. redis-py drops a connection whose reply timed out,
+so a late reply is never read as the answer to another command. A ``socket_timeout`` in the
+URL's query wins over the argument.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from .errors import ConfigurationError, StoreFull, StoreUnavailable
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_POOL_TIMEOUT",
+    "DEFAULT_SOCKET_TIMEOUT",
     "GatedRedisCluster",
     "RedisClient",
     "close_redis",
@@ -57,6 +65,10 @@ DEFAULT_MAX_CONNECTIONS = 64
 """Connections one client opens at most (per Cluster node); more commands queue for one."""
 DEFAULT_POOL_TIMEOUT = 5.0
 """How long a command waits for a free connection before ``StoreUnavailable`` (seconds)."""
+DEFAULT_SOCKET_TIMEOUT = 5.0
+"""How long connecting, or waiting for one reply, may take before ``StoreUnavailable``
+(seconds). Every command the library sends is short (no blocking commands), so a reply this
+late means the server is stalled, not busy."""
 
 # Errors that mean "Redis can't be reached or can't serve right now": callers retry later.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -130,16 +142,24 @@ def redis_from_url(
     *,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
     **kwargs: Any,
 ) -> RedisClient:
     """Build an asyncio client for ``url`` (see the module docstring for the schemes), with a
-    pool of ``max_connections`` that makes commands wait up to ``pool_timeout`` seconds."""
+    pool of ``max_connections`` that makes commands wait up to ``pool_timeout`` seconds, and
+    connections that give up on a server silent for ``socket_timeout`` seconds."""
     if max_connections < 1 or pool_timeout <= 0:
         raise ConfigurationError(
             "REDIS_MAX_CONNECTIONS must be at least 1 and REDIS_POOL_TIMEOUT positive.",
             variable="REDIS_MAX_CONNECTIONS",
         )
+    if not socket_timeout > 0:
+        raise ConfigurationError(
+            "REDIS_SOCKET_TIMEOUT must be positive.", variable="REDIS_SOCKET_TIMEOUT"
+        )
     kwargs["decode_responses"] = False
+    kwargs.setdefault("socket_timeout", socket_timeout)
+    kwargs.setdefault("socket_connect_timeout", socket_timeout)
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -196,10 +216,16 @@ class GatedRedisCluster(RedisCluster):
         super().__init__(*args, **kwargs)
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            await asyncio.wait_for(self._fve_gate.acquire(), self._fve_pool_timeout)
-        except TimeoutError as exc:
-            raise redis_errors.ConnectionError("No connection available.") from exc
+        gate = self._fve_gate
+        if gate.locked():
+            try:
+                await asyncio.wait_for(gate.acquire(), self._fve_pool_timeout)
+            except TimeoutError as exc:
+                raise redis_errors.ConnectionError("No connection available.") from exc
+        else:
+            # A free slot is taken without suspending; wait_for would wrap the acquire in a
+            # task (Python 3.11) and cost every command an extra turn of the event loop.
+            await gate.acquire()
         try:
             return await super().execute_command(*args, **kwargs)
         finally:

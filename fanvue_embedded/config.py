@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import os
 import re
 import uuid
@@ -165,6 +166,10 @@ def _parse_float(variable: str, value: str, *, minimum: float) -> float:
         raise ConfigurationError(
             f"{variable} must be a number, got {value!r}.", variable=variable
         ) from exc
+    if not math.isfinite(number):
+        raise ConfigurationError(
+            f"{variable} must be a finite number, got {value!r}.", variable=variable
+        )
     if number < minimum:
         raise ConfigurationError(
             f"{variable} must be at least {minimum}, got {value!r}.", variable=variable
@@ -218,6 +223,7 @@ class Settings:
     refresh_leeway: float = 60.0
     redis_max_connections: int = 64
     redis_pool_timeout: float = 5.0
+    redis_socket_timeout: float = 5.0
     cors_allowed_origins: tuple[str, ...] = ()
     # Failed session exchanges allowed per client address per window (README "Security").
     exchange_failure_limit: int = 20
@@ -337,6 +343,10 @@ class Settings:
                 "REDIS_MAX_CONNECTIONS must be at least 1 and REDIS_POOL_TIMEOUT positive.",
                 variable="REDIS_MAX_CONNECTIONS",
             )
+        if not self.redis_socket_timeout > 0:
+            raise ConfigurationError(
+                "REDIS_SOCKET_TIMEOUT must be positive.", variable="REDIS_SOCKET_TIMEOUT"
+            )
         if not self.token_encryption_keys and (production or self.redis_url is not None):
             raise ConfigurationError(
                 "TOKEN_ENCRYPTION_KEYS is required with Redis or in production mode; "
@@ -417,6 +427,7 @@ class Settings:
                 ("api_rate_window", "FANVUE_RATE_WINDOW", 1.0),
                 ("api_rate_max_wait", "FANVUE_RATE_MAX_WAIT", 0.0),
                 ("redis_pool_timeout", "REDIS_POOL_TIMEOUT", 0.001),
+                ("redis_socket_timeout", "REDIS_SOCKET_TIMEOUT", 0.001),
             )
             if (raw := get(variable)) is not None
         }

@@ -264,12 +264,14 @@ def _keyring(settings: Settings) -> Keyring:
 
 def _redis_client(settings: Settings) -> RedisClient:
     """A client for ``REDIS_URL`` whose pool queues bursts (``REDIS_MAX_CONNECTIONS``
-    connections, a command waits up to ``REDIS_POOL_TIMEOUT`` seconds for one)."""
+    connections, a command waits up to ``REDIS_POOL_TIMEOUT`` seconds for one) and whose
+    commands give up on a stalled server after ``REDIS_SOCKET_TIMEOUT`` seconds."""
     assert settings.redis_url is not None
     return redis_from_url(
         settings.redis_url.get_secret_value(),
         max_connections=settings.redis_max_connections,
         pool_timeout=settings.redis_pool_timeout,
+        socket_timeout=settings.redis_socket_timeout,
     )
 
 
@@ -354,9 +356,7 @@ def build_services(
         budget: RateBudget | None = memory_budget
         if settings.redis_url is not None and settings.api_rate_limit > 0:
             if redis is None:  # both stores were passed in: the budget gets its own client
-                budget = _redis_budget(
-                    settings, redis_from_url(settings.redis_url.get_secret_value()), own=True
-                )
+                budget = _redis_budget(settings, _redis_client(settings), own=True)
                 owned.append(budget)
             else:
                 budget = _redis_budget(settings, redis, own=False)

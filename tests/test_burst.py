@@ -21,7 +21,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis import exceptions as redis_errors
+from redis.asyncio.cluster import RedisCluster
 
+from fanvue_embedded._redis import RedisClient, close_redis, redis_from_url
 from fanvue_embedded.cli import dev_environment
 from tests.support.emulator import EmulatorHandle
 from tests.support.servers import free_port, spawn
@@ -116,3 +119,61 @@ def test_100_concurrent_session_exchanges_get_no_errors(
     assert statuses == Counter({200: 2 * OPENS}), statuses
     sessions = {answer.json()["session"] for answer in answers[:OPENS]}
     assert len(sessions) == OPENS
+
+
+async def _blocked_on_server(client: RedisClient) -> None:
+    """Until the server has a client parked in BLPOP (the pool's one connection is taken)."""
+    for _ in range(500):
+        infos = (
+            await client.info("clients", target_nodes=RedisCluster.PRIMARIES)
+            if isinstance(client, RedisCluster)
+            else {"one": await client.info("clients")}
+        )
+        if any(int(info["blocked_clients"]) for info in infos.values()):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the BLPOP never reached the server")
+
+
+async def _pop(client: RedisClient, queue: bytes) -> list[object]:
+    """BLPOP ``queue`` (holding one of ``client``'s connections until something is pushed)."""
+    return list(await client.blpop([queue], timeout=30) or [])
+
+
+async def _get(client: RedisClient, key: bytes) -> object:
+    return await client.get(key)
+
+
+@pytest.mark.anyio
+async def test_a_command_finding_every_connection_busy_waits_then_gives_up_at_the_pool_timeout(
+    redis_url: str,
+) -> None:
+    # One connection, held by a BLPOP: a command queues behind it. With a long pool timeout it
+    # gets the connection once the BLPOP returns; with a short one it fails, naming the pool.
+    queue, key = b"{burst}:queue", b"{burst}:key"
+    patient = redis_from_url(redis_url, max_connections=1, pool_timeout=30)
+    impatient = redis_from_url(redis_url, max_connections=1, pool_timeout=0.2)
+    observer = redis_from_url(redis_url)
+    try:
+        await observer.set(key, b"kept")
+        for client in (patient, impatient):
+            await client.ping()  # the connection (a Cluster's topology) exists before the BLPOP
+        blocked = asyncio.create_task(_pop(impatient, queue))
+        await _blocked_on_server(observer)
+        with pytest.raises(redis_errors.ConnectionError, match="No connection available"):
+            await impatient.get(key)
+        await observer.rpush(queue, b"go")
+        assert await blocked == [queue, b"go"]
+        assert await impatient.get(key) == b"kept"  # the freed connection is usable again
+
+        blocked = asyncio.create_task(_pop(patient, queue))
+        await _blocked_on_server(observer)
+        waiting = asyncio.create_task(_get(patient, key))
+        await asyncio.sleep(0.3)  # longer than the impatient pool's timeout: still waiting
+        assert not waiting.done()
+        await observer.rpush(queue, b"go")
+        assert await blocked == [queue, b"go"]
+        assert await waiting == b"kept"
+    finally:
+        for client in (patient, impatient, observer):
+            await close_redis(client)

@@ -85,6 +85,10 @@ def test_missing_variable_is_named(variable: str) -> None:
         ("TOKEN_ENCRYPTION_KEYS", "no-colon"),
         ("TOKEN_ENCRYPTION_KEYS", f"{KEY},{KEY}"),
         ("SESSION_TTL", "soon"),
+        ("REDIS_SOCKET_TIMEOUT", "0"),
+        ("REDIS_SOCKET_TIMEOUT", "forever"),
+        ("REDIS_POOL_TIMEOUT", "nan"),
+        ("SESSION_TTL", "inf"),
         ("FANVUE_EMBEDDED_MODE", "yolo"),
     ],
 )

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -21,10 +22,11 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from redis.asyncio.cluster import RedisCluster
 
 from fanvue_embedded import _redis
 from fanvue_embedded._devdefaults import DEV_ENCRYPTION_KEY
-from fanvue_embedded._redis import redis_from_url
+from fanvue_embedded._redis import RedisClient, redis_from_url
 from fanvue_embedded.app import create_app
 from fanvue_embedded.cli import dev_environment
 from fanvue_embedded.config import Settings
@@ -35,6 +37,7 @@ from fanvue_embedded.models import TokenSet
 from fanvue_embedded.store import RedisTokenStore
 from fanvue_embedded.worker import KeepaliveWorker
 from tests.support.emulator import EmulatorHandle
+from tests.support.errors import error_code
 from tests.support.redis_cluster import run_redis_cluster
 from tests.support.redis_server import run_redis_server
 from tests.support.redis_topology import sync_client
@@ -384,3 +387,75 @@ async def test_worker_survives_a_read_only_replica_until_it_is_promoted(
 
 def _count(caplog: pytest.LogCaptureFixture, text: str) -> int:
     return sum(text in record.getMessage() for record in caplog.records)
+
+
+# --- a stalled Redis (alive, silent) fails fast: the socket timeout ---------------------------
+
+
+def _socket_timeouts(client: RedisClient) -> tuple[object, object]:
+    kwargs = (
+        client.get_connection_kwargs()
+        if isinstance(client, RedisCluster)
+        else client.connection_pool.connection_kwargs
+    )
+    return kwargs.get("socket_timeout"), kwargs.get("socket_connect_timeout")
+
+
+@pytest.mark.both_topologies
+@pytest.mark.anyio
+async def test_redis_clients_take_the_socket_timeout_and_the_url_query_wins(
+    redis_url: str,
+) -> None:
+    # redis-py's own default differs between versions (none before 8.0): ours is explicit.
+    clients = [redis_from_url(redis_url), redis_from_url(redis_url, socket_timeout=1.5)]
+    clients.append(redis_from_url(f"{redis_url}?socket_timeout=2.5", socket_timeout=1.5))
+    try:
+        assert [_socket_timeouts(client) for client in clients] == [
+            (_redis.DEFAULT_SOCKET_TIMEOUT, _redis.DEFAULT_SOCKET_TIMEOUT),
+            (1.5, 1.5),
+            (2.5, 1.5),
+        ]
+        for client in clients:
+            assert await client.ping()
+    finally:
+        for client in clients:
+            await _redis.close_redis(client)
+    with pytest.raises(ConfigurationError) as caught:
+        redis_from_url(redis_url, socket_timeout=0)
+    assert caught.value.variable == "REDIS_SOCKET_TIMEOUT"
+
+
+def test_a_stalled_redis_answers_503_and_the_session_survives(emulator: EmulatorHandle) -> None:
+    # SIGSTOP: the server keeps its sockets open and answers nothing (a network dropping
+    # packets looks the same). Requests must end in a 503, not wait for the client to give up.
+    with run_redis_server() as (url, proc):
+        port = free_port()
+        env = dev_environment(
+            app_url=f"http://127.0.0.1:{port}",
+            platform_url=emulator.base_url,
+            redis_url=url,
+            environ={},
+        )
+        env["REDIS_SOCKET_TIMEOUT"] = "1"
+        emulator.control("PATCH", "/app", json={"redirect_uris": [env["OAUTH_REDIRECT_URI"]]})
+        app = create_app(Settings.from_env(env))
+        # The client's 60 s timeout only turns a hang (the bug) into a failure.
+        with (
+            serve_in_thread(app, port=port) as base,
+            httpx.Client(base_url=base, timeout=60) as http,
+        ):
+            answer = http.post("/api/fanvue/session", json={"token": emulator.session_token()})
+            assert answer.status_code == 200, answer.text
+            auth = {"Authorization": f"Bearer {answer.json()['session']}"}
+            assert http.get("/api/me", headers=auth).status_code == 200
+            os.kill(proc.pid, signal.SIGSTOP)
+            try:
+                ready = http.get("/readyz")
+                me = http.get("/api/me", headers=auth)
+            finally:
+                os.kill(proc.pid, signal.SIGCONT)
+            assert ready.status_code == 503
+            assert me.status_code == 503
+            assert error_code(me) == "store_unavailable"
+            wait_for(lambda: http.get("/readyz").status_code == 200, "readyz to recover")
+            assert http.get("/api/me", headers=auth).status_code == 200  # nothing was lost

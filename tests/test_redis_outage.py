@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -216,3 +217,63 @@ async def test_a_lock_whose_release_failed_is_released_once_redis_is_back(tmp_pa
                     client.close()
         finally:
             await store.aclose()
+
+
+STALL_TIMEOUT = 1.0
+"""The store's socket timeout in the stall test (the default is 5 s)."""
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_stalled_redis_fails_fast_and_the_refreshes_in_flight_are_held(
+    emulator: EmulatorHandle,
+) -> None:
+    # A paused redis-server (SIGSTOP) keeps its sockets open and answers nothing, as a server
+    # behind a network that drops packets does: without a socket timeout every command to it
+    # would wait forever. The refreshes in flight rotate at Fanvue meanwhile: their commits
+    # must fail fast, be held, and land once Redis answers again.
+    for handle in HANDLES[1:]:
+        emulator.control("POST", "/creators", json={"handle": handle, "consent": True})
+    with run_redis_server() as (url, proc):
+        setup = Setup(url, emulator.base_url, os.urandom(32))
+        creators = [await seed(setup, emulator, handle) for handle in HANDLES]
+        before = generations(url, creators)
+        emulator.control("DELETE", "/counters")
+        emulator.faults(latency_ms={"token": 2000})  # the emulator rotates after 2 s
+        store = RedisTokenStore.from_url(url, setup.keyring(), socket_timeout=STALL_TIMEOUT)
+        try:
+            async with open_manager(setup, time.time, store=store) as manager:
+                refreshes = [
+                    asyncio.ensure_future(manager.refresh(creator, force=True))
+                    for creator in creators
+                ]
+                await wait_until(
+                    lambda: emulator.counters()["refresh_requests"] == len(creators), "in flight"
+                )
+                os.kill(proc.pid, signal.SIGSTOP)
+                try:
+                    # wait_for only turns a hang (the bug) into a failure; it times nothing.
+                    outcomes = await asyncio.wait_for(asyncio.gather(*refreshes), 60)
+                    assert outcomes == [RefreshOutcome.REFRESHED] * len(creators)
+                    assert emulator.counters()["rotations"] == len(creators)
+                    with pytest.raises(StoreUnavailable):
+                        await asyncio.wait_for(store.generation(creators[0]), 60)
+                    # Redis is stalled, yet the API works for every creator: the held sets.
+                    emulator.faults(latency_ms={"token": 0})
+                    for creator in creators:
+                        user = await manager.client(creator).get_current_user()
+                        assert user.uuid == creator
+                finally:
+                    os.kill(proc.pid, signal.SIGCONT)
+
+                after = [generation + 1 for generation in before]
+                await wait_until(lambda: generations(url, creators) == after, "the held commits")
+                for creator in creators:
+                    assert await manager.store.reauthorization_mark(creator) is None
+                    assert await manager.refresh(creator, force=True) is RefreshOutcome.REFRESHED
+        finally:
+            await store.aclose()
+    counters = emulator.counters()
+    assert counters["chain_breaks"] == 0
+    assert counters["rotations"] == 2 * len(creators)
+    assert counters["grace_reuses"] == 0

@@ -11,6 +11,7 @@ from redis.asyncio.cluster import RedisCluster
 from .._redis import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_POOL_TIMEOUT,
+    DEFAULT_SOCKET_TIMEOUT,
     RedisClient,
     close_redis,
     ensure_bytes_client,
@@ -113,9 +114,16 @@ class RedisTokenStore:
         cache: bool = True,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
     ) -> RedisTokenStore:
-        """A store on its own client for ``url`` (see :func:`redis_from_url` for schemes)."""
-        client = redis_from_url(url, max_connections=max_connections, pool_timeout=pool_timeout)
+        """A store on its own client for ``url`` (see :func:`redis_from_url` for schemes and
+        the pool and timeout settings)."""
+        client = redis_from_url(
+            url,
+            max_connections=max_connections,
+            pool_timeout=pool_timeout,
+            socket_timeout=socket_timeout,
+        )
         return cls(client, keyring, prefix, clock=clock, close_client=True, cache=cache)
 
     def __repr__(self) -> str:
