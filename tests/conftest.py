@@ -24,6 +24,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -204,9 +205,28 @@ def security_scans(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.support.figures import REPORTED
+
+    workeroutput: dict[str, Any] | None = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        # A pytest-xdist worker: the controller reports (and fails on) every worker's figures.
+        workeroutput["fve_figures"] = FIGURES.to_wire()
+        workeroutput["fve_reported"] = list(REPORTED)
+        return
     # A leak fails the run even when every test passed.
     if FIGURES.failed() and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist's controller: a worker finished; keep its figures for the summary."""
+    from tests.support.figures import REPORTED
+
+    output: dict[str, Any] = getattr(node, "workeroutput", None) or {}
+    if "fve_figures" in output:
+        FIGURES.merge(output["fve_figures"])
+        REPORTED.extend(output["fve_reported"])
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

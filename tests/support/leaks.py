@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fanvue_embedded._devdefaults import DEV_CLIENT_SECRET, DEV_SESSION_SECRET
 from tests.support.redis_scan import plaintext_keys
@@ -156,6 +157,30 @@ class SecurityFigures:
 
     def failed(self) -> bool:
         return bool(self.log_leaks or self.redis_leaks)
+
+    def to_wire(self) -> dict[str, object]:
+        """These figures as plain values, for a pytest-xdist worker to hand to the controller
+        (execnet carries only builtin types)."""
+        wire: dict[str, object] = dict(vars(self))
+        wire["log_leaks"] = [(leak.source, leak.line, leak.kind) for leak in self.log_leaks]
+        return wire
+
+    def merge(self, wire: dict[str, Any]) -> None:
+        """Add one worker's :meth:`to_wire` figures to these."""
+        for name in ("fuzz_ran", "hypothesis_ran", "log_scanned"):
+            setattr(self, name, getattr(self, name) or bool(wire[name]))
+        for name in (
+            "fuzz_inputs",
+            "fuzz_5xx",
+            "hypothesis_inputs",
+            "hypothesis_5xx",
+            "log_lines",
+            "redis_scans",
+            "redis_keys",
+        ):
+            setattr(self, name, getattr(self, name) + int(wire[name]))
+        self.log_leaks += [Leak(str(a), int(b), str(c)) for a, b, c in wire["log_leaks"]]
+        self.redis_leaks += [str(key) for key in wire["redis_leaks"]]
 
     def summary(self) -> list[str]:
         lines: list[str] = []
