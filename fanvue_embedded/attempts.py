@@ -86,11 +86,12 @@ class FailureLimiter:
     def suspect(self, subject: str) -> bool:
         """True when this process saw ``subject`` fail, or refused it, within the window:
         its next attempt should be checked before it costs anything."""
-        until = self._suspects.get(subject[:_MAX_SUBJECT])
+        key = subject[:_MAX_SUBJECT]
+        until = self._suspects.get(key)
         if until is None:
             return False
         if until <= self._clock():
-            del self._suspects[subject[:_MAX_SUBJECT]]
+            del self._suspects[key]
             return False
         return True
 

@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -166,19 +166,14 @@ class SecurityFigures:
         return wire
 
     def merge(self, wire: dict[str, Any]) -> None:
-        """Add one worker's :meth:`to_wire` figures to these."""
-        for name in ("fuzz_ran", "hypothesis_ran", "log_scanned"):
-            setattr(self, name, getattr(self, name) or bool(wire[name]))
-        for name in (
-            "fuzz_inputs",
-            "fuzz_5xx",
-            "hypothesis_inputs",
-            "hypothesis_5xx",
-            "log_lines",
-            "redis_scans",
-            "redis_keys",
-        ):
-            setattr(self, name, getattr(self, name) + int(wire[name]))
+        """Add one worker's :meth:`to_wire` figures to these: flags or'ed, counts added, lists
+        joined (every field, so a figure added later is merged too)."""
+        for item in fields(self):
+            mine, theirs = getattr(self, item.name), wire[item.name]
+            if isinstance(mine, bool):
+                setattr(self, item.name, mine or bool(theirs))
+            elif isinstance(mine, int):
+                setattr(self, item.name, mine + int(theirs))
         self.log_leaks += [Leak(str(a), int(b), str(c)) for a, b, c in wire["log_leaks"]]
         self.redis_leaks += [str(key) for key in wire["redis_leaks"]]
 
